@@ -1,0 +1,141 @@
+"""The command line: ``trtdoctor check``, ``fix`` and ``smoke``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from . import __version__
+from .target import Target, UsageError, build_env
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Find out why TensorRT does not work here, and fix it.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"trtdoctor {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version.")) -> None:
+    pass
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.echo(f"trtdoctor: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def make_target(root: Optional[Path], env_file: Optional[str], env: List[str], timeout: float, python: Optional[str] = None) -> Target:
+    live = root is None or str(root.resolve()) == "/"
+    if root is not None and not root.is_dir():
+        raise UsageError(f"--root {root} is not a directory")
+    if timeout <= 0:
+        raise UsageError("--timeout must be positive")
+    return Target(root=(root.resolve() if root else Path("/")), env=build_env(live=live, env_file=env_file, env_items=env), live=live, timeout=timeout, python=python)
+
+
+def exit_code(summary: dict, strict: bool) -> int:
+    if summary["errors"] or (strict and summary["warnings"]):
+        return 1
+    return 0
+
+
+@app.command()
+def check(
+    format: str = typer.Option("text", "--format", "-f", help="text, json or markdown."),
+    json_: bool = typer.Option(False, "--json", help="Shorthand for --format json."),
+    verbose: bool = typer.Option(False, "-v", "--verbose", help="Details, resolution chains, precision table."),
+    root: Optional[Path] = typer.Option(None, "--root", help="Judge a mounted rootfs, chroot or test tree (static mode)."),
+    env_file: Optional[str] = typer.Option(None, "--env-file", help="KEY=VALUE lines: the environment to judge."),
+    env: List[str] = typer.Option([], "--env", help="KEY=VALUE to judge (repeatable)."),
+    from_: Optional[str] = typer.Option(None, "--from", help="Re-run the rules on a saved JSON report."),
+    only: List[str] = typer.Option([], "--only", help="Only these areas (repeatable)."),
+    skip: List[str] = typer.Option([], "--skip", help="Skip these areas (repeatable)."),
+    list_checks: bool = typer.Option(False, "--list-checks", help="List the checks and exit."),
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 on warnings too."),
+    timeout: float = typer.Option(10.0, "--timeout", help="Seconds each probe may take."),
+    python: Optional[str] = typer.Option(None, "--python", help="Also judge this interpreter's environment."),
+    explain: Optional[str] = typer.Option(None, "--explain", help="Print the full loader search for one soname."),
+    engine: Optional[Path] = typer.Option(None, "--engine", help="Can this machine load this TensorRT engine?"),
+) -> None:
+    """Diagnose the GPU / CUDA / cuDNN / TensorRT stack."""
+    from . import engine as run
+    from . import render, report
+    from .rules import all_rules
+
+    try:
+        fmt = "json" if json_ else format
+        if fmt not in ("text", "json", "markdown"):
+            raise UsageError(f"unknown --format {fmt!r}: use text, json or markdown")
+        if list_checks:
+            for r in all_rules():
+                typer.echo(f"{r.id:<36} {r.area:<12} {r.title}")
+            return
+        areas = run.select_areas(only, skip)
+        if from_:
+            rep, findings = run.recheck(report.load(from_), areas)
+        else:
+            target = make_target(root, env_file, env, timeout, python)
+            if explain:
+                _explain(target, explain)
+                return
+            progress = None
+            if fmt == "text" and sys.stderr.isatty():
+                progress = lambda a: typer.echo(f"\r  probing {a:<12}", err=True, nl=False)  # noqa: E731
+            rep, findings = run.check(target, areas, progress)
+            if progress:
+                typer.echo("\r" + " " * 30 + "\r", err=True, nl=False)
+        if engine is not None:
+            from .smoke.engine_compat import engine_findings
+
+            findings = findings + engine_findings(engine, rep["snapshot"])
+            rep = report.build(rep["snapshot"], findings, rep["target"])
+    except UsageError as exc:
+        fail(str(exc))
+    shown = sorted(areas) if areas else None
+    if fmt == "json":
+        typer.echo(json.dumps(rep, indent=2, default=str))
+    elif fmt == "markdown":
+        typer.echo(render.markdown(rep, findings))
+    else:
+        typer.echo(render.text(rep, findings, verbose, shown))
+    raise typer.Exit(exit_code(rep["summary"], strict))
+
+
+def _explain(target: Target, soname: str) -> None:
+    from . import render
+    from .loader import LoaderModel
+    from .probes import collect
+    from .probes.libraries import Places, _copies
+
+    snap = collect(target, {"libraries"})
+    machine = (snap.get("os") or {}).get("arch") or "x86-64"
+    model = LoaderModel(target, machine)
+    res = model.resolve(soname)
+    places = Places(target, snap, model)
+    typer.echo(render.explain(soname, res, _copies(target, soname, places, model)))
+    if target.live and res.found:
+        from .probes.libraries import live_dlopen
+
+        lv = live_dlopen(target, [soname]).get(soname) or {}
+        typer.echo(f"Real loader: {lv.get('loaded') or lv.get('error')}" + (" (agrees)" if lv.get("loaded") and Path(lv["loaded"]).resolve() == target.path(res.path).resolve() else ""))
+
+
+def run() -> None:
+    """Entry point: expected failures are one line; anything else is exit 2, not a traceback."""
+    try:
+        app()
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        typer.echo("trtdoctor: interrupted", err=True)
+        sys.exit(2)
+    except Exception as exc:  # noqa: BLE001
+        typer.echo(f"trtdoctor: internal error: {type(exc).__name__}: {exc} (please report with `trtdoctor check --json`)", err=True)
+        sys.exit(2)

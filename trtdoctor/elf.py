@@ -1,0 +1,188 @@
+"""A small reader of the parts of ELF files the dynamic loader uses.
+
+Only the dynamic section and the symbol-version tables are needed (SONAME, NEEDED,
+RPATH/RUNPATH, GLIBC_/GLIBCXX_ requirements and definitions); reading them through the
+program headers, as ld.so does, keeps this fast on 1 GB libraries, and every malformed
+input ends in one ``ElfError`` with a reason a person can act on.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+from dataclasses import dataclass, field
+
+MACHINES = {3: "x86", 62: "x86-64", 183: "aarch64", 40: "arm", 21: "ppc64", 20: "ppc", 243: "riscv"}
+DT_NEEDED, DT_STRTAB, DT_STRSZ, DT_SONAME, DT_RPATH, DT_RUNPATH = 1, 5, 10, 14, 15, 29
+DT_VERDEF, DT_VERDEFNUM, DT_VERNEED, DT_VERNEEDNUM = 0x6FFFFFFC, 0x6FFFFFFD, 0x6FFFFFFE, 0x6FFFFFFF
+_MAX_ITEMS = 100_000
+
+
+class ElfError(Exception):
+    """The file is not a loadable ELF object; the message says why."""
+
+
+@dataclass
+class ElfInfo:
+    path: str
+    elf_class: int  # 32 or 64
+    machine: str
+    soname: str | None = None
+    needed: list[str] = field(default_factory=list)
+    rpath: list[str] | None = None
+    runpath: list[str] | None = None
+    verneed: dict[str, list[str]] = field(default_factory=dict)  # file -> version names
+    verdef: list[str] = field(default_factory=list)
+
+    def required_versions(self, prefix: str) -> list[str]:
+        return [v for names in self.verneed.values() for v in names if v.startswith(prefix)]
+
+
+def version_key(name: str) -> tuple[int, ...]:
+    """``GLIBC_2.27`` -> (2, 27); names without numbers sort first."""
+    m = re.search(r"(\d+(?:\.\d+)*)$", name)
+    return tuple(int(x) for x in m.group(1).split(".")) if m else ()
+
+
+def highest(names: list[str], prefix: str) -> str | None:
+    picked = [n for n in names if n.startswith(prefix) and version_key(n)]
+    return max(picked, key=version_key) if picked else None
+
+
+class _File:
+    def __init__(self, fh, size: int):
+        self.fh, self.size = fh, size
+
+    def at(self, off: int, n: int) -> bytes:
+        if off < 0 or n < 0 or off + n > self.size:
+            raise ElfError(f"truncated: needs bytes {off}..{off + n}, file has {self.size}")
+        self.fh.seek(off)
+        data = self.fh.read(n)
+        if len(data) != n:
+            raise ElfError("truncated while reading")
+        return data
+
+    def cstr(self, off: int, limit: int) -> str:
+        end = min(self.size, off + min(limit, 4096))
+        if off < 0 or off >= end:
+            raise ElfError("string outside the file")
+        raw = self.at(off, end - off)
+        nul = raw.find(b"\0")
+        if nul < 0:
+            raise ElfError("unterminated string")
+        return raw[:nul].decode("utf-8", "replace")
+
+
+def read_elf(path: str | os.PathLike) -> ElfInfo:
+    try:
+        fh = open(path, "rb")
+    except OSError as exc:
+        raise ElfError(f"cannot open: {exc.strerror}") from None
+    with fh:
+        try:
+            size = os.fstat(fh.fileno()).st_size
+            return _parse(_File(fh, size), str(path))
+        except ElfError:
+            raise
+        except (struct.error, ValueError, OverflowError, OSError, IndexError) as exc:
+            raise ElfError(f"malformed ELF: {exc}") from None
+
+
+def _parse(f: _File, path: str) -> ElfInfo:
+    if f.size == 0:
+        raise ElfError("zero-length file (file too short)")
+    if f.size < 16:
+        raise ElfError(f"file too short ({f.size} bytes)")
+    ident = f.at(0, 16)
+    if ident[:4] != b"\x7fELF":
+        raise ElfError("not an ELF file")
+    if ident[4] not in (1, 2) or ident[5] not in (1, 2):
+        raise ElfError("invalid ELF class or byte order")
+    is64 = ident[4] == 2
+    e = "<" if ident[5] == 1 else ">"
+    hdr_fmt = e + ("HHIQQQIHHHHHH" if is64 else "HHIIIIIHHHHHH")
+    hdr_len = struct.calcsize(hdr_fmt)
+    if f.size < 16 + hdr_len:
+        raise ElfError(f"file too short ({f.size} bytes) for an ELF header")
+    (_, machine, _, _, phoff, _, _, _, phentsize, phnum, _, _, _) = struct.unpack(hdr_fmt, f.at(16, hdr_len))
+    info = ElfInfo(path, 64 if is64 else 32, MACHINES.get(machine, f"machine {machine}"))
+    ph_fmt = e + ("IIQQQQQQ" if is64 else "IIIIIIII")
+    ph_len = struct.calcsize(ph_fmt)
+    if phnum and phentsize < ph_len:
+        raise ElfError("bad program header size")
+    loads, dynamic = [], None
+    for i in range(min(phnum, 4096)):
+        fields = struct.unpack(ph_fmt, f.at(phoff + i * phentsize, ph_len))
+        if is64:
+            p_type, _, p_off, p_vaddr, _, p_filesz, _, _ = fields
+        else:
+            p_type, p_off, p_vaddr, _, p_filesz, _, _, _ = fields
+        if p_type == 1:
+            loads.append((p_vaddr, p_off, p_filesz))
+        elif p_type == 2:
+            dynamic = (p_off, p_filesz)
+    if dynamic is None:
+        return info
+
+    def to_off(addr: int) -> int:
+        for vaddr, off, filesz in loads:
+            if vaddr <= addr < vaddr + filesz:
+                return off + (addr - vaddr)
+        raise ElfError(f"address {addr:#x} is outside the file's segments")
+
+    dyn_fmt = e + ("qQ" if is64 else "iI")
+    dyn_len = struct.calcsize(dyn_fmt)
+    entries = []
+    for i in range(min(dynamic[1] // dyn_len, _MAX_ITEMS)):
+        tag, val = struct.unpack(dyn_fmt, f.at(dynamic[0] + i * dyn_len, dyn_len))
+        if tag == 0:
+            break
+        entries.append((tag, val))
+    tags = {}
+    for tag, val in entries:
+        tags.setdefault(tag, val)
+    if DT_STRTAB not in tags:
+        return info
+    strtab, strsz = to_off(tags[DT_STRTAB]), tags.get(DT_STRSZ, 4096)
+
+    def s(idx: int) -> str:
+        if idx >= strsz:
+            raise ElfError("string index outside the string table")
+        return f.cstr(strtab + idx, strsz - idx)
+
+    for tag, val in entries:
+        if tag == DT_NEEDED:
+            info.needed.append(s(val))
+        elif tag == DT_SONAME:
+            info.soname = s(val)
+        elif tag == DT_RPATH:
+            info.rpath = [p for p in s(val).split(":") if p]
+        elif tag == DT_RUNPATH:
+            info.runpath = [p for p in s(val).split(":") if p]
+    if DT_VERNEED in tags:
+        off = to_off(tags[DT_VERNEED])
+        for _ in range(min(tags.get(DT_VERNEEDNUM, 0), 4096)):
+            _, cnt, vn_file, vn_aux, vn_next = struct.unpack(e + "HHIII", f.at(off, 16))
+            names, aux = [], off + vn_aux
+            for _ in range(min(cnt, 4096)):
+                _, _, _, vna_name, vna_next = struct.unpack(e + "IHHII", f.at(aux, 16))
+                names.append(s(vna_name))
+                if not vna_next:
+                    break
+                aux += vna_next
+            info.verneed[s(vn_file)] = names
+            if not vn_next:
+                break
+            off += vn_next
+    if DT_VERDEF in tags:
+        off = to_off(tags[DT_VERDEF])
+        for _ in range(min(tags.get(DT_VERDEFNUM, 0), 4096)):
+            _, flags, _, cnt, _, vd_aux, vd_next = struct.unpack(e + "HHHHIII", f.at(off, 20))
+            if cnt and not flags & 1:  # VER_FLG_BASE names the file itself
+                (vda_name, _) = struct.unpack(e + "II", f.at(off + vd_aux, 8))
+                info.verdef.append(s(vda_name))
+            if not vd_next:
+                break
+            off += vd_next
+    return info

@@ -1,0 +1,199 @@
+"""A model of glibc's dynamic loader search, run on a judged file system.
+
+Order (glibc ``_dl_map_object``): LD_PRELOAD, the loading object's DT_RPATH (only when it
+has no DT_RUNPATH), LD_LIBRARY_PATH, its DT_RUNPATH, ``/etc/ld.so.cache``, then the
+default directories. A candidate of the wrong ELF class or machine is skipped, as ld.so
+does; a candidate that is not a valid ELF (zero-length, truncated) stops the search with
+ld.so's own error. ``ld.so.conf`` only matters through the cache; we read it to notice a
+cache that is missing or stale.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import struct
+from dataclasses import dataclass, field
+
+from .elf import ElfError, ElfInfo, read_elf
+from .target import Target
+
+TRIPLETS = {"x86-64": "x86_64-linux-gnu", "aarch64": "aarch64-linux-gnu"}
+# ld.so.cache entry flags for the 64-bit libc6 ABI of each machine (glibc ldconfig.h).
+CACHE_FLAGS = {"x86-64": 0x0303, "aarch64": 0x0A03}
+
+
+def default_dirs(machine: str) -> list[str]:
+    """System directories; Debian-style multiarch ones first, as their glibc does."""
+    triplet = TRIPLETS.get(machine, "x86_64-linux-gnu")
+    return [f"/lib/{triplet}", f"/usr/lib/{triplet}", "/lib64", "/usr/lib64", "/lib", "/usr/lib"]
+
+
+def parse_ld_so_conf(target: Target, conf: str = "/etc/ld.so.conf") -> list[str]:
+    """Directories named by ld.so.conf and its ``include`` globs, in order, without repeats."""
+    dirs: list[str] = []
+    seen_files: set[str] = set()
+
+    def visit(path: str) -> None:
+        if path in seen_files:
+            return
+        seen_files.add(path)
+        text = target.read_text(path)
+        if text is None:
+            return
+        for raw in text.splitlines():
+            line = raw.split("#", 1)[0].strip()
+            if not line:
+                continue
+            if line.startswith("include"):
+                for pattern in line.split()[1:]:
+                    if not pattern.startswith("/"):
+                        pattern = os.path.join(os.path.dirname(path), pattern)
+                    for hit in sorted(glob.glob(str(target.path(pattern)))):
+                        visit(target.unroot(hit))
+            elif line.startswith("hwcap"):
+                continue
+            else:
+                d = line.split("=", 1)[0].rstrip("/") or "/"
+                if d not in dirs:
+                    dirs.append(d)
+
+    visit(conf)
+    return dirs
+
+
+def read_ld_so_cache(target: Target, machine: str) -> dict[str, list[str]] | None:
+    """soname -> paths from /etc/ld.so.cache (new format), or None if absent/unreadable."""
+    try:
+        data = target.path("/etc/ld.so.cache").read_bytes()
+    except OSError:
+        return None
+    magic = b"glibc-ld.so.cache1.1"
+    start = data.find(magic)
+    if start < 0:
+        return None
+    try:
+        nlibs, _strlen = struct.unpack_from("<II", data, start + 20)
+        entries_off = start + 48
+        want = CACHE_FLAGS.get(machine)
+        out: dict[str, list[str]] = {}
+        for i in range(min(nlibs, 1_000_000)):
+            flags, key, value, _osv, _hw = struct.unpack_from("<iIIIQ", data, entries_off + 24 * i)
+            if want is not None and flags != want:
+                continue
+            name = data[start + key : data.index(b"\0", start + key)].decode()
+            path = data[start + value : data.index(b"\0", start + value)].decode()
+            out.setdefault(name, []).append(path)
+        return out
+    except (struct.error, ValueError, UnicodeDecodeError):
+        return None
+
+
+@dataclass
+class Step:
+    where: str
+    via: str
+    outcome: str  # "found", "absent", "skipped: <why>", "broken: <why>"
+
+
+@dataclass
+class Resolution:
+    soname: str
+    path: str | None = None  # as the judged system spells it
+    via: str | None = None
+    error: str | None = None  # ld.so's own wording when it fails
+    steps: list[Step] = field(default_factory=list)
+
+    @property
+    def found(self) -> bool:
+        return self.path is not None and self.error is None
+
+
+def expand_origin(entry: str, requester_path: str, machine: str) -> str:
+    origin = os.path.dirname(requester_path)
+    lib = "lib64" if machine in ("x86-64", "aarch64") else "lib"
+    for tok, val in (("$ORIGIN", origin), ("${ORIGIN}", origin), ("$LIB", lib), ("${LIB}", lib)):
+        entry = entry.replace(tok, val)
+    return os.path.normpath(entry)
+
+
+class LoaderModel:
+    def __init__(self, target: Target, machine: str = "x86-64", elf_class: int = 64):
+        self.target = target
+        self.machine, self.elf_class = machine, elf_class
+        self.cache = read_ld_so_cache(target, machine)
+        self.conf_dirs = parse_ld_so_conf(target)
+        env = target.env
+        self.ld_library_path = [p for p in env.get("LD_LIBRARY_PATH", "").split(":") if p]
+        self.ld_preload = [p for p in env.get("LD_PRELOAD", "").replace(" ", ":").split(":") if p]
+        self._elf_cache: dict[str, ElfInfo | ElfError] = {}
+
+    def elf(self, path: str) -> ElfInfo | ElfError:
+        """Read (and remember) the ELF at a judged-system path."""
+        if path not in self._elf_cache:
+            try:
+                self._elf_cache[path] = read_elf(self.target.path(path))
+            except ElfError as exc:
+                self._elf_cache[path] = exc
+        return self._elf_cache[path]
+
+    def _try(self, res: Resolution, directory: str, via: str) -> bool:
+        """True when the search ends here (found, or stopped by a broken file)."""
+        cand = os.path.join(directory, res.soname)
+        if not self.target.path(cand).exists():
+            res.steps.append(Step(directory, via, "absent"))
+            return False
+        info = self.elf(cand)
+        if isinstance(info, ElfError):
+            res.steps.append(Step(directory, via, f"broken: {info}"))
+            res.path, res.via = cand, via
+            res.error = f"{cand}: {info}"
+            return True
+        if info.elf_class != self.elf_class or info.machine != self.machine:
+            why = f"wrong ELF class/machine ({info.elf_class}-bit {info.machine})"
+            res.steps.append(Step(directory, via, f"skipped: {why}"))
+            return False
+        res.steps.append(Step(directory, via, "found"))
+        res.path, res.via = cand, via
+        return True
+
+    def resolve(self, soname: str, requester: str | None = None) -> Resolution:
+        res = Resolution(soname)
+        for pre in self.ld_preload:
+            pinfo = self.elf(pre)
+            if not isinstance(pinfo, ElfError) and pinfo.soname == soname:
+                res.steps.append(Step(pre, "LD_PRELOAD", "found"))
+                res.path, res.via = pre, "LD_PRELOAD"
+                return res
+        if "/" in soname:
+            self._try(res, os.path.dirname(soname), "path")
+            return self._finish(res)
+        rinfo = self.elf(requester) if requester else None
+        rinfo = rinfo if isinstance(rinfo, ElfInfo) else None
+        rname = os.path.basename(requester) if requester else ""
+        if rinfo and rinfo.rpath and not rinfo.runpath:
+            for d in rinfo.rpath:
+                if self._try(res, expand_origin(d, requester, self.machine), f"RPATH of {rname}"):
+                    return res
+        for d in self.ld_library_path:
+            if self._try(res, d, "LD_LIBRARY_PATH"):
+                return res
+        if rinfo and rinfo.runpath:
+            for d in rinfo.runpath:
+                if self._try(res, expand_origin(d, requester, self.machine), f"RUNPATH of {rname}"):
+                    return res
+        if self.cache is not None:
+            for path in self.cache.get(soname, []):
+                if self._try(res, os.path.dirname(path), "ld.so.cache"):
+                    return res
+            if soname not in self.cache:
+                res.steps.append(Step("/etc/ld.so.cache", "ld.so.cache", "absent"))
+        for d in default_dirs(self.machine):
+            if self._try(res, d, "default directories"):
+                return res
+        return self._finish(res)
+
+    def _finish(self, res: Resolution) -> Resolution:
+        if res.path is None:
+            res.error = f"{res.soname}: cannot open shared object file: No such file or directory"
+        return res

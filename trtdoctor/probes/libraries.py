@@ -1,0 +1,344 @@
+"""Library resolution: for each soname that matters, which file the loader gives, how,
+its version, and every other copy on disk (symlinks to one file are one copy)."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+
+from .. import knowledge
+from ..elf import ElfError, highest, version_key
+from ..loader import LoaderModel, default_dirs, parse_ld_so_conf
+from ..subproc import run_python_json
+from ..target import Target
+
+_SONAME_RE = re.compile(r"^(lib[\w+\-.]*?)\.so\.(\d+(?:\.\d+)*)$")
+
+
+def soname_parts(name: str) -> tuple[str, str] | None:
+    """``libcudnn.so.9`` -> ("libcudnn", "9")."""
+    m = _SONAME_RE.match(name)
+    return (m.group(1), m.group(2)) if m else None
+
+
+def catalog() -> list[dict]:
+    return knowledge.load("libraries")["libraries"]
+
+
+def catalog_entry(soname: str) -> dict | None:
+    parts = soname_parts(soname)
+    stem = parts[0] if parts else soname.split(".so")[0]
+    return next((row for row in catalog() if row["stem"] == stem), None)
+
+
+def _header_version(target: Target, headers: list[str], names: tuple[str, str, str]) -> str | None:
+    for h in headers:
+        text = target.read_text(h)
+        if not text:
+            continue
+        vals = []
+        for n in names:
+            m = re.search(rf"#define\s+{n}\s+(\d+)", text)
+            vals.append(m.group(1) if m else None)
+        if vals[0] is not None:
+            return ".".join(v for v in vals if v is not None)
+    return None
+
+
+class Places:
+    """Directories where CUDA, cuDNN and TensorRT libraries live, with who put them there."""
+
+    def __init__(self, target: Target, snap: dict, model: LoaderModel):
+        self.target = target
+        self.dirs: list[tuple[str, str]] = []
+        self.pip_versions: dict[str, str] = {}
+        for d in target.env.get("LD_LIBRARY_PATH", "").split(":"):
+            self.add(d, "LD_LIBRARY_PATH")
+        for d in model.conf_dirs:
+            self.add(d, "ld.so.conf")
+        for d in default_dirs(model.machine):
+            self.add(d, "system")
+        self.add("/usr/lib/wsl/lib", "WSL driver")
+        self.add("/usr/local/nvidia/lib64", "container driver mount")
+        for tk in snap.get("cuda", {}).get("toolkits", []):
+            for sub in ["lib64", "lib"] + [target.unroot(p) for p in glob.glob(str(target.path(tk["path"])) + "/targets/*/lib")]:
+                self.add(sub if sub.startswith("/") else f"{tk['path']}/{sub}", f"CUDA toolkit {tk['version']}")
+        if target.env.get("CUDA_HOME"):
+            self.add(target.env["CUDA_HOME"] + "/lib64", "CUDA_HOME")
+        for pat in ("/usr/local/TensorRT*/lib", "/opt/tensorrt/lib", "/usr/src/tensorrt/lib"):
+            for p in glob.glob(str(target.path(pat))):
+                self.add(target.unroot(p), "TensorRT tar/deb")
+        for env in snap.get("python", {}).get("environments", []):
+            site = env.get("site_packages")
+            if not site:
+                continue
+            where = f"{env['kind']} {env.get('prefix') or site}"
+            self._pip_dirs(env, site, where)
+            if env["kind"] == "conda" and env.get("prefix"):
+                self.add(env["prefix"] + "/lib", f"conda env {env['prefix']}")
+        if target.env.get("CONDA_PREFIX"):
+            self.add(target.env["CONDA_PREFIX"] + "/lib", f"conda env {target.env['CONDA_PREFIX']}")
+
+    def _pip_dirs(self, env: dict, site: str, where: str) -> None:
+        pkgs = env.get("packages", {})
+        for sub in sorted(glob.glob(str(self.target.path(site)) + "/nvidia/*/lib")):
+            part = os.path.basename(os.path.dirname(sub))
+            dist = self._owner(pkgs, part)
+            label = f"pip {dist[0]} {dist[1]} ({where})" if dist else f"pip nvidia/{part} ({where})"
+            self.add(self.target.unroot(sub), label, dist[1] if dist else None)
+        for part in ("tensorrt_libs", "tensorrt_rtx_libs", "tensorrt"):
+            sub = f"{site}/{part}"
+            dist = next(((n, v) for n, v in pkgs.items() if n.startswith("tensorrt") and n.endswith("-libs")), None)
+            label = f"pip {dist[0]} {dist[1]} ({where})" if dist else f"pip {part} ({where})"
+            self.add(sub, label, dist[1] if dist and part != "tensorrt" else None)
+
+    @staticmethod
+    def _owner(pkgs: dict, part: str) -> tuple[str, str] | None:
+        key = {"cu13": "nvidia-cuda-runtime", "cuda_runtime": "nvidia-cuda-runtime", "cuda_nvrtc": "nvidia-cuda-nvrtc"}.get(part, f"nvidia-{part.replace('_', '-')}")
+        for n, v in pkgs.items():
+            if n == key or n.startswith(key + "-cu"):
+                return n, v
+        return None
+
+    def add(self, d: str, label: str, version: str | None = None) -> None:
+        d = os.path.normpath(d) if d else d
+        if not d or any(d == x for x, _ in self.dirs) or not self.target.path(d).is_dir():
+            return
+        self.dirs.append((d, label))
+        if version:
+            self.pip_versions[d] = version
+
+    def sonames_present(self) -> set[str]:
+        names = set()
+        for d, _ in self.dirs:
+            for p in glob.glob(str(self.target.path(d)) + "/lib*.so.*"):
+                names.add(os.path.basename(p))
+        return names
+
+
+def file_version(target: Target, path: str, places: Places) -> str | None:
+    """A library file's version: its real file name, its pip package, or a header nearby."""
+    real = os.path.realpath(target.path(path))
+    base = os.path.basename(real)
+    parts = soname_parts(base)
+    name_parts = soname_parts(os.path.basename(path))
+    if parts and (name_parts is None or version_key(parts[1]) > version_key(name_parts[1]) or parts[1].count(".") >= 2):
+        return parts[1]
+    d = os.path.dirname(path)
+    if d in places.pip_versions:
+        return places.pip_versions[d]
+    stem = parts[0] if parts else ""
+    root = os.path.dirname(d)
+    if stem.startswith("libcudnn"):
+        return _header_version(
+            target,
+            [f"{root}/include/cudnn_version.h", "/usr/include/cudnn_version.h", "/usr/include/x86_64-linux-gnu/cudnn_version.h"],
+            ("CUDNN_MAJOR", "CUDNN_MINOR", "CUDNN_PATCHLEVEL"),
+        )
+    if stem.startswith("libnvinfer") or stem.startswith("libnvonnxparser"):
+        hdrs = [f"{root}/include/NvInferVersion.h", "/usr/include/NvInferVersion.h", "/usr/include/x86_64-linux-gnu/NvInferVersion.h"]
+        return _header_version(target, hdrs, ("NV_TENSORRT_MAJOR", "NV_TENSORRT_MINOR", "NV_TENSORRT_PATCH")) or _header_version(target, hdrs, ("TRT_MAJOR_ENTERPRISE", "TRT_MINOR_ENTERPRISE", "TRT_PATCH_ENTERPRISE"))
+    for tk_file in (f"{root}/version.json", f"{os.path.dirname(os.path.dirname(root))}/version.json"):
+        text = target.read_text(tk_file)
+        if text:
+            try:
+                return json.loads(text)["cuda"]["version"]
+            except (ValueError, KeyError, TypeError):
+                pass
+    return None
+
+
+def _copies(target: Target, soname: str, places: Places, model: LoaderModel) -> list[dict]:
+    out, seen = [], {}
+    for d, label in places.dirs:
+        p = f"{d}/{soname}"
+        host = target.path(p)
+        if not os.path.lexists(host):
+            continue
+        real = os.path.realpath(host)
+        if real in seen:
+            seen[real]["also"].append(p)
+            continue
+        info = model.elf(p)
+        copy = {
+            "path": p,
+            "real": target.unroot(real),
+            "via": label,
+            "version": file_version(target, p, places),
+            "size": os.path.getsize(real) if os.path.exists(real) else None,
+            "also": [],
+        }
+        if isinstance(info, ElfError):
+            copy["elf_error"] = str(info)
+        else:
+            copy["machine"] = info.machine
+            copy["needs_glibc"] = highest(info.required_versions("GLIBC_"), "GLIBC_")
+            copy["needs_glibcxx"] = highest(info.required_versions("GLIBCXX_"), "GLIBCXX_")
+        seen[real] = copy
+        out.append(copy)
+    return out
+
+
+def _consumers(target: Target, snap: dict) -> list[dict]:
+    """Installed programs that ask the loader for GPU libraries, with what they ask for."""
+    out = []
+    for env in snap.get("python", {}).get("environments", []):
+        site, pkgs = env.get("site_packages"), env.get("packages", {})
+        if not site:
+            continue
+        if "tensorflow" in pkgs or "tensorflow-cpu" in pkgs:
+            tf = snap.get("tensorflow", {}).get("installs", [])
+            build = next((t.get("build_info") or {} for t in tf if t.get("site_packages") == site), {})
+            row = knowledge.tf_release(pkgs.get("tensorflow") or pkgs.get("tensorflow-cpu")) or {}
+            needs = list(row.get("trt_sonames") or []) if build.get("is_tensorrt_build", row.get("trt") is not None) else []
+            if build.get("cuda_version"):
+                major = str(build["cuda_version"]).split(".")[0]
+                needs.append("libcudart.so.11.0" if major == "11" else f"libcudart.so.{major}")
+            if build.get("cudnn_version"):
+                needs.append(f"libcudnn.so.{str(build['cudnn_version']).split('.')[0]}")
+            req = f"{site}/tensorflow/libtensorflow_framework.so.2"
+            out.append({"name": f"tensorflow {pkgs.get('tensorflow')}", "site_packages": site, "requester": req if target.path(req).exists() else None, "needs": needs, "kind": "dlopen"})
+        for pat, name, prefix in (
+            ("tensorrt*/tensorrt*.so", "tensorrt bindings", ("libnvinfer", "libnvonnx")),
+            ("onnxruntime/capi/libonnxruntime_providers_tensorrt.so", "onnxruntime TensorRT EP", ("libnvinfer", "libnvonnx", "libcudart", "libcudnn", "libcublas")),
+            ("pycuda/_driver*.so", "pycuda", ("libcuda",)),
+        ):
+            for so in sorted(glob.glob(str(target.path(site)) + "/" + pat)):
+                try:
+                    from ..elf import read_elf
+
+                    needed = read_elf(so).needed
+                except ElfError as exc:
+                    out.append({"name": name, "site_packages": site, "requester": target.unroot(so), "needs": [], "error": str(exc)})
+                    continue
+                out.append({"name": name, "site_packages": site, "requester": target.unroot(so), "needs": [n for n in needed if n.startswith(prefix)], "kind": "NEEDED"})
+    return out
+
+
+LIVE_CODE = r"""
+import ctypes, json, os, sys
+class LinkMap(ctypes.Structure):
+    _fields_ = [("l_addr", ctypes.c_void_p), ("l_name", ctypes.c_char_p)]
+libc = ctypes.CDLL(None)
+out = {}
+for name in json.loads(sys.argv[1]):
+    try:
+        h = ctypes.CDLL(name)
+        lm = ctypes.POINTER(LinkMap)()
+        libc.dlinfo(ctypes.c_void_p(h._handle), 2, ctypes.byref(lm))
+        out[name] = {"loaded": lm.contents.l_name.decode()}
+    except OSError as e:
+        out[name] = {"error": str(e)}
+maps = set()
+with open("/proc/self/maps") as fh:
+    for line in fh:
+        parts = line.split(None, 5)
+        if len(parts) == 6 and parts[5].startswith("/"):
+            maps.add(parts[5].strip())
+for v in out.values():
+    if "loaded" in v:
+        v["in_maps"] = os.path.realpath(v["loaded"]) in {os.path.realpath(m) for m in maps}
+print(json.dumps(out))
+"""
+
+
+def live_dlopen(target: Target, sonames: list[str], python: str | None = None) -> dict:
+    import sys
+
+    code = LIVE_CODE.replace("json.loads(sys.argv[1])", json.dumps(sonames))
+    res = run_python_json(code, python=python or sys.executable, env=target.env, timeout=max(target.timeout, 20))
+    if res.data is None:
+        return {"error": f"could not collect: dlopen probe {res.error}"}
+    return res.data
+
+
+def probe_libraries(target: Target, snap: dict) -> dict:
+    machine = (snap.get("os") or {}).get("arch") or "x86-64"
+    model = LoaderModel(target, machine)
+    places = Places(target, snap, model)
+    stems = {row["stem"] for row in catalog()}
+    present = places.sonames_present()
+    wanted = {s for row in catalog() if row["group"] == "driver" for s in row["sonames"]}
+    wanted |= {n for n in present if (soname_parts(n) or ("",))[0] in stems and n in {s for row in catalog() for s in row["sonames"]}}
+    consumers = _consumers(target, snap)
+    for c in consumers:
+        wanted |= set(c["needs"])
+    libs = {}
+    for soname in sorted(wanted):
+        res = model.resolve(soname)
+        entry = catalog_entry(soname)
+        libs[soname] = {
+            "key": entry["key"] if entry else None,
+            "group": entry["group"] if entry else None,
+            "resolved": res.path if res.found else None,
+            "via": res.via,
+            "error": res.error,
+            "steps": [s.__dict__ for s in res.steps],
+            "copies": _copies(target, soname, places, model),
+        }
+        if res.found:
+            libs[soname]["version"] = file_version(target, res.path, places)
+            libs[soname]["unresolved_needed"] = _unresolved_needed(model, res.path)
+            libs[soname]["libstdcxx"] = _libstdcxx_check(model, res.path)
+    for c in consumers:
+        c["resolutions"] = {}
+        for soname in c["needs"]:
+            r = model.resolve(soname, c.get("requester"))
+            c["resolutions"][soname] = {"resolved": r.path if r.found else None, "via": r.via, "error": r.error}
+    out = {
+        "machine": machine,
+        "ld_so_cache": model.cache is not None,
+        "ld_so_conf_dirs": model.conf_dirs,
+        "stale_cache": _stale_cache(target, model),
+        "places": [{"dir": d, "via": label} for d, label in places.dirs],
+        "libraries": libs,
+        "consumers": consumers,
+    }
+    if target.live:
+        found = [s for s, v in libs.items() if v["resolved"]]
+        live = live_dlopen(target, found)
+        out["live"] = live
+        if "error" not in live:
+            for s, v in live.items():
+                if s in libs:
+                    libs[s]["live"] = v
+                    model_real = os.path.realpath(target.path(libs[s]["resolved"]))
+                    loaded = v.get("loaded")
+                    libs[s]["live_agrees"] = bool(loaded) and os.path.realpath(loaded) == model_real
+    return out
+
+
+def _unresolved_needed(model: LoaderModel, path: str) -> list[str]:
+    info = model.elf(path)
+    if isinstance(info, ElfError):
+        return []
+    return [n for n in info.needed if not model.resolve(n, path).found]
+
+
+def _libstdcxx_check(model: LoaderModel, path: str) -> dict | None:
+    """The GLIBCXX a library needs against the libstdc++ the loader would give it."""
+    info = model.elf(path)
+    if isinstance(info, ElfError) or "libstdc++.so.6" not in info.needed:
+        return None
+    need = highest(info.required_versions("GLIBCXX_"), "GLIBCXX_")
+    res = model.resolve("libstdc++.so.6", path)
+    if not res.found or need is None:
+        return None
+    got = model.elf(res.path)
+    have = highest(got.verdef, "GLIBCXX_") if not isinstance(got, ElfError) else None
+    return {"needs": need, "libstdcxx": res.path, "via": res.via, "provides": have}
+
+
+def _stale_cache(target: Target, model: LoaderModel) -> list[str]:
+    """Sonames in ld.so.conf directories that the cache does not know: ldconfig not re-run."""
+    if model.cache is None:
+        return []
+    stale, known = [], {s for row in catalog() for s in row["sonames"]}
+    for d in parse_ld_so_conf(target):
+        for p in glob.glob(str(target.path(d)) + "/lib*.so.*"):
+            name = os.path.basename(p)
+            if name in known and name not in model.cache:
+                stale.append(f"{d}/{name}")
+    return sorted(stale)[:20]

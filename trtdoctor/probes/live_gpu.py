@@ -1,0 +1,113 @@
+"""Live GPU facts: NVML through pynvml and the CUDA driver API through ctypes, in a child
+process with the judged environment (so CUDA_VISIBLE_DEVICES acts as it would for the
+user); ``nvidia-smi`` only when NVML cannot answer."""
+
+from __future__ import annotations
+
+import shutil
+
+from ..subproc import run, run_python_json
+from ..target import Target
+
+NVML_CODE = r"""
+import ctypes, json
+out = {}
+def s(x):
+    return x.decode() if isinstance(x, bytes) else x
+try:
+    import pynvml as n
+    n.nvmlInit()
+    out["driver"] = s(n.nvmlSystemGetDriverVersion())
+    try:
+        out["cuda_driver_version"] = n.nvmlSystemGetCudaDriverVersion_v2()
+    except n.NVMLError as e:
+        out["cuda_driver_version_error"] = str(e)
+    devs = []
+    for i in range(n.nvmlDeviceGetCount()):
+        h = n.nvmlDeviceGetHandleByIndex(i)
+        d = {"index": i, "name": s(n.nvmlDeviceGetName(h)), "uuid": s(n.nvmlDeviceGetUUID(h))}
+        try:
+            d["compute_capability"] = "%d.%d" % n.nvmlDeviceGetCudaComputeCapability(h)
+        except n.NVMLError:
+            pass
+        try:
+            d["memory_total_mib"] = n.nvmlDeviceGetMemoryInfo(h).total // 2**20
+        except n.NVMLError:
+            pass
+        try:
+            d["mig_mode"] = n.nvmlDeviceGetMigMode(h)[0]
+        except n.NVMLError:
+            d["mig_mode"] = None
+        devs.append(d)
+    out["devices"] = devs
+    out["source"] = "nvml"
+except ImportError:
+    out["nvml_error"] = "pynvml (nvidia-ml-py) is not installed"
+except Exception as e:
+    out["nvml_error"] = "%s: %s" % (type(e).__name__, e)
+try:
+    cu = ctypes.CDLL("libcuda.so.1")
+    v = ctypes.c_int(0)
+    out["cuDriverGetVersion"] = [cu.cuDriverGetVersion(ctypes.byref(v)), v.value]
+    r = cu.cuInit(0)
+    out["cuInit"] = r
+    if r:
+        name = ctypes.c_char_p()
+        cu.cuGetErrorName(r, ctypes.byref(name))
+        out["cuInit_name"] = s(name.value)
+    else:
+        c = ctypes.c_int(0)
+        cu.cuDeviceGetCount(ctypes.byref(c))
+        out["cuda_device_count"] = c.value
+except OSError as e:
+    out["libcuda_error"] = str(e)
+print(json.dumps(out))
+"""
+
+SMI_FIELDS = "index,name,uuid,driver_version,compute_cap,memory.total,mig.mode.current"
+
+
+def _nvidia_smi(target: Target) -> dict:
+    exe = shutil.which("nvidia-smi", path=target.env.get("PATH", ""))
+    if not exe:
+        return {"smi_error": "nvidia-smi not found on PATH"}
+    res = run(
+        [exe, f"--query-gpu={SMI_FIELDS}", "--format=csv,noheader,nounits"],
+        env=target.env,
+        timeout=target.timeout,
+    )
+    if not res.ok:
+        return {"smi_error": f"could not collect: nvidia-smi {res.error}"}
+    devs, driver = [], None
+    for line in res.stdout.strip().splitlines():
+        cols = [c.strip() for c in line.split(",")]
+        if len(cols) < 7:
+            continue
+        driver = cols[3]
+        devs.append(
+            {
+                "index": int(cols[0]) if cols[0].isdigit() else len(devs),
+                "name": cols[1],
+                "uuid": cols[2],
+                "compute_capability": cols[4] if cols[4][:1].isdigit() else None,
+                "memory_total_mib": int(cols[5]) if cols[5].isdigit() else None,
+                "mig_mode": {"Enabled": 1, "Disabled": 0}.get(cols[6]),
+            }
+        )
+    return {"driver": driver, "devices": devs, "source": "nvidia-smi"}
+
+
+def probe_nvml(target: Target, snap: dict) -> dict:
+    if not target.live:
+        return {"skipped": "static mode"}
+    res = run_python_json(NVML_CODE, env=target.env, timeout=target.timeout)
+    if res.data is None:
+        out = {"error": f"could not collect: NVML probe {res.error}"}
+    else:
+        out = dict(res.data)
+        if not res.ok:
+            out["probe_error"] = res.error
+    if not out.get("devices") and not out.get("driver"):
+        smi = _nvidia_smi(target)
+        out.update({k: v for k, v in smi.items() if k not in out or k == "source"})
+    return out

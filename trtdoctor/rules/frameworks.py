@@ -1,0 +1,442 @@
+"""Rules on TensorRT, TF-TRT, pycuda, onnxruntime and per-GPU precision."""
+
+from __future__ import annotations
+
+from .. import knowledge
+from ..findings import Finding, Fix
+from ..probes.libraries import soname_parts
+from . import rule
+
+TRT_INDEX = "--extra-index-url https://pypi.nvidia.com"
+
+
+def _trt_version(parts: dict) -> str | None:
+    for n in ("tensorrt", "tensorrt-cu13", "tensorrt-cu12", "tensorrt-cu13-bindings", "tensorrt-cu12-bindings", "tensorrt-bindings"):
+        if n in parts:
+            return parts[n]
+    return None
+
+
+def _cuda_of(parts: dict) -> str | None:
+    for n in parts:
+        if n.startswith("tensorrt-cu"):
+            return n.split("-")[1][2:]
+    return None
+
+
+def _pip_command(cuda: str | None, version: str | None) -> str:
+    row = knowledge.load("tensorrt")["pip_installs"].get(cuda or "13")
+    if version and cuda:
+        return f"pip install {TRT_INDEX} tensorrt-cu{cuda}=={version} tensorrt-cu{cuda}-bindings=={version} tensorrt-cu{cuda}-libs=={version}"
+    return row["command"]
+
+
+def _gpus(snap: dict) -> list[dict]:
+    return (snap.get("gpus") or {}).get("devices") or []
+
+
+@rule("tensorrt.install", "tensorrt", "TensorRT pip parts: versions, stubs, placeholders, Python range")
+def trt_install(snap: dict) -> list[Finding]:
+    out = []
+    for inst in (snap.get("tensorrt") or {}).get("installs", []):
+        parts = {n: v for n, v in inst["parts"].items() if "rtx" not in n and "lean" not in n and "dispatch" not in n}
+        if not parts:
+            continue
+        site = inst["site_packages"]
+        ver = _trt_version(parts)
+        cuda = _cuda_of(parts)
+        versions = sorted(set(parts.values()))
+        if parts.get("nvidia-tensorrt", "").startswith("99"):
+            out.append(
+                Finding(
+                    "tensorrt.placeholder",
+                    "error",
+                    "tensorrt",
+                    "nvidia-tensorrt 99.0.0 is an empty placeholder package",
+                    "It installs no TensorRT: the real nvidia-tensorrt (≤ 8.4) lives on NVIDIA's index; newer releases are the `tensorrt` packages.",
+                    [f"{site}: nvidia-tensorrt {parts['nvidia-tensorrt']}"],
+                    Fix("Remove it and install a real TensorRT.", ["pip uninstall -y nvidia-tensorrt", _pip_command(cuda, None)]),
+                )
+            )
+            continue
+        if len(versions) > 1:
+            out.append(
+                Finding(
+                    "tensorrt.parts-mismatch",
+                    "error",
+                    "tensorrt",
+                    f"TensorRT parts disagree in version: {', '.join(versions)}",
+                    "All parts of one install (tensorrt, tensorrt-cuXX, -bindings, -libs) must carry the same version (NVIDIA/TensorRT#3838).",
+                    [f"{n} {v}" for n, v in sorted(parts.items())],
+                    Fix("Reinstall all parts at one version.", [_pip_command(cuda, max(versions, key=lambda v: knowledge.parse_version(v) or knowledge.parse_version("0")))]),
+                )
+            )
+        has_bindings = any(n.endswith("-bindings") or n == "tensorrt" for n in parts) or inst["modules"].get("tensorrt_bindings")
+        libs_pkg = [n for n in parts if n.endswith("-libs")]
+        nvinfer = [f for f in inst.get("libs_files", []) if f.startswith("libnvinfer.so")]
+        if has_bindings and not libs_pkg and not _libs_resolve(snap, inst):
+            out.append(
+                Finding(
+                    "tensorrt.bindings-without-libs",
+                    "error",
+                    "tensorrt",
+                    "TensorRT Python bindings are installed without the TensorRT libraries",
+                    "The bindings need libnvinfer, libnvinfer_plugin and libnvonnxparser; "
+                    "`import tensorrt` fails with 'ModuleNotFoundError' or 'libnvonnxparser.so.N: cannot open shared object file'. PyPI's -libs packages are stubs that fetch the real wheel from NVIDIA's index.",
+                    [f"{site}: {', '.join(f'{n} {v}' for n, v in sorted(parts.items()))}"] + [f"bindings need: {', '.join(b.get('needs', []))}" for b in inst.get("bindings_so", [])],
+                    Fix("Install the full package from NVIDIA's index, all parts pinned to one version.", [_pip_command(cuda, ver)]),
+                )
+            )
+        elif libs_pkg and not nvinfer:
+            out.append(
+                Finding(
+                    "tensorrt.libs-stub",
+                    "error",
+                    "tensorrt",
+                    f"{libs_pkg[0]} is installed but holds no libnvinfer",
+                    "The -libs package on PyPI is a stub; without NVIDIA's index its real wheel was never downloaded.",
+                    [f"{site}/tensorrt_libs: {', '.join(inst.get('libs_files') or []) or 'empty or absent'}"],
+                    Fix("Reinstall with NVIDIA's index.", [f"pip uninstall -y {libs_pkg[0]}", _pip_command(cuda, ver)]),
+                )
+            )
+        row = knowledge.trt_release(ver)
+        py = inst.get("python_version")
+        if row and py and row.get("python"):
+            lo, hi = row["python"]
+            if not (knowledge.major_minor(lo) <= knowledge.major_minor(py) <= knowledge.major_minor(hi)):
+                out.append(
+                    Finding(
+                        "tensorrt.python-unsupported",
+                        "error",
+                        "tensorrt",
+                        f"TensorRT {ver} has no wheels for Python {py} (supports {lo}–{hi})",
+                        "",
+                        [f"{site}: Python {py}"],
+                        Fix(f"Use Python {lo}–{hi} for TensorRT {row['series']}."),
+                    )
+                )
+        out += _bindings_vs_libs(snap, inst, ver)
+        out += _trt_cuda(snap, inst, ver, cuda)
+        out += _trt_gpus(snap, ver, "TensorRT")
+        out += _trt_live(inst)
+    return out
+
+
+def _libs_resolve(snap: dict, inst: dict) -> bool:
+    libs = (snap.get("libraries") or {}).get("consumers", [])
+    for c in libs:
+        if c["name"] == "tensorrt bindings" and c["site_packages"] == inst["site_packages"]:
+            return bool(c["needs"]) and all(r.get("resolved") for r in c["resolutions"].values())
+    return False
+
+
+def _bindings_vs_libs(snap: dict, inst: dict, ver: str | None) -> list[Finding]:
+    out = []
+    libs = (snap.get("libraries") or {}).get("libraries") or {}
+    for b in inst.get("bindings_so", []):
+        for soname in b.get("needs", []):
+            lib = libs.get(soname) or {}
+            got = lib.get("version")
+            if got and ver and knowledge.major_minor(got) != knowledge.major_minor(ver):
+                out.append(
+                    Finding(
+                        "tensorrt.bindings-libs-mismatch",
+                        "error",
+                        "tensorrt",
+                        f"TensorRT bindings {ver} would load {soname} {got}",
+                        "Bindings and libnvinfer must be the same TensorRT release.",
+                        [f"{b['path']} needs {soname}", f"{soname} → {lib.get('resolved')} ({got}) via {lib.get('via')}"],
+                        Fix("Install matching versions.", [_pip_command(_cuda_of(inst["parts"]), ver)]),
+                    )
+                )
+    return out
+
+
+def _trt_cuda(snap: dict, inst: dict, ver: str | None, cuda: str | None) -> list[Finding]:
+    if not cuda:
+        return []
+    libs = (snap.get("libraries") or {}).get("libraries") or {}
+    majors = sorted({(soname_parts(s) or ("", "0"))[1].split(".")[0] for s, v in libs.items() if v.get("key") == "cudart" and v.get("resolved")})
+    drv_cuda = (snap.get("driver") or {}).get("cuda_driver_version")
+    out = []
+    if majors and cuda not in majors:
+        out.append(
+            Finding(
+                "tensorrt.cuda-mismatch",
+                "error",
+                "tensorrt",
+                f"TensorRT {ver} is built for CUDA {cuda}, but the CUDA runtime here is {', '.join(majors)}",
+                "TensorRT needs the CUDA runtime of its own major.",
+                [f"{inst['site_packages']}: {', '.join(n for n in inst['parts'])}", f"libcudart majors that resolve: {', '.join(majors)}"],
+                Fix(f"Install the TensorRT build for CUDA {majors[-1]}.", [_pip_command(majors[-1], None)]),
+            )
+        )
+    if drv_cuda and knowledge.major_minor(drv_cuda)[0] < int(cuda):
+        out.append(
+            Finding(
+                "tensorrt.driver-too-old",
+                "error",
+                "tensorrt",
+                f"TensorRT for CUDA {cuda} on a driver that supports CUDA ≤ {drv_cuda}",
+                "",
+                [f"driver supports CUDA {drv_cuda}"],
+                Fix(f"Upgrade the driver, or install the TensorRT build for CUDA {knowledge.major_minor(drv_cuda)[0]}.", [_pip_command(str(knowledge.major_minor(drv_cuda)[0]), None)]),
+            )
+        )
+    return out
+
+
+def _trt_gpus(snap: dict, ver: str | None, product: str) -> list[Finding]:
+    row = knowledge.trt_release(ver)
+    if not row:
+        return []
+    out = []
+    for g in _gpus(snap):
+        cc = knowledge.cc_tuple(g.get("compute_capability"))
+        if cc and cc < knowledge.cc_tuple(row["min_cc"]):
+            out.append(
+                Finding(
+                    "tensorrt.gpu-unsupported",
+                    "error",
+                    "tensorrt",
+                    f"{product} {ver} does not support {g.get('name')} (compute capability {g['compute_capability']}; needs ≥ {row['min_cc']})",
+                    "TensorRT 10 dropped Pascal (sm_6x); 10.5 dropped Volta (sm_70).",
+                    [f"GPU {g.get('index')}: {g.get('name')} sm_{cc[0]}{cc[1]}", f"TensorRT {row['series']}: min compute capability {row['min_cc']} ({row['source']})"],
+                    Fix("Use TensorRT 8.6 for Pascal, or ≤ 10.4 for Volta.", ["pip install --extra-index-url https://pypi.nvidia.com tensorrt==8.6.1"]),
+                )
+            )
+    return out
+
+
+def _trt_live(inst: dict) -> list[Finding]:
+    out = []
+    for mod, data in (inst.get("live") or {}).items():
+        if data.get("module"):
+            if data.get("builder_error"):
+                out.append(
+                    Finding(
+                        "tensorrt.builder-failed",
+                        "error",
+                        "tensorrt",
+                        f"{mod} imports but cannot create a Builder: {data['builder_error']}",
+                        "",
+                        [f"{inst['site_packages']}: {mod} {data.get('version')}"],
+                        Fix("See the GPU and driver findings."),
+                    )
+                )
+            continue
+        errs = data.get("import_errors") or {"": data.get("error", "?")}
+        out.append(
+            Finding(
+                "tensorrt.import-failed",
+                "error",
+                "tensorrt",
+                f"import {mod} fails: {next(iter(errs.values()))}",
+                "",
+                [f"{inst['site_packages']}: {m or mod}: {e}" for m, e in errs.items()],
+                Fix("See the TensorRT install findings."),
+            )
+        )
+    return out
+
+
+@rule("tensorrt.rtx", "tensorrt", "TensorRT-RTX installed for a GPU it refuses")
+def rtx(snap: dict) -> list[Finding]:
+    kb = knowledge.load("tensorrt")["rtx"]
+    ok = {knowledge.cc_tuple(c) for c in kb["supported_cc"]}
+    floor = knowledge.cc_tuple(kb["supported_from_cc"])
+    out = []
+    for inst in (snap.get("tensorrt") or {}).get("installs", []):
+        rparts = {n: v for n, v in inst["parts"].items() if "rtx" in n}
+        if not rparts:
+            continue
+        for g in _gpus(snap):
+            cc = knowledge.cc_tuple(g.get("compute_capability"))
+            if cc and cc not in ok and cc < floor:
+                out.append(
+                    Finding(
+                        "tensorrt.rtx-unsupported-gpu",
+                        "error",
+                        "tensorrt",
+                        f"TensorRT-RTX cannot run engines on {g.get('name')} (compute capability {g['compute_capability']})",
+                        "TensorRT-RTX builds plans anywhere but runs them only on compute capability 8.0, 8.6, 8.9 and ≥ 12.0; deserialization refuses other GPUs.",
+                        [f"{n} {v}" for n, v in rparts.items()] + [f"GPU {g.get('index')}: sm_{cc[0]}{cc[1]}", f"source: {kb['source']}"],
+                        Fix("Use the full TensorRT on this GPU.", [_pip_command(_cuda_of(inst["parts"]) or "13", None)]),
+                    )
+                )
+    return out
+
+
+@rule("tensorflow.tftrt", "tensorflow", "TF-TRT: missing in TF ≥ 2.18, TensorRT not loadable, linked ≠ loaded, Python range")
+def tf_trt(snap: dict) -> list[Finding]:
+    out = []
+    kb = knowledge.load("tensorflow")
+    consumers = (snap.get("libraries") or {}).get("consumers", [])
+    for inst in (snap.get("tensorflow") or {}).get("installs", []):
+        v, site = inst["version"], inst["site_packages"]
+        row = knowledge.tf_release(v) or {}
+        live = inst.get("live") or {}
+        mm = knowledge.major_minor(v)
+        if mm and mm >= knowledge.major_minor("2.18"):
+            out.append(
+                Finding(
+                    "tensorflow.no-tftrt",
+                    "warning",
+                    "tensorflow",
+                    f"TensorFlow {v} has no TF-TRT",
+                    "TensorRT support is disabled in TF ≥ 2.18 pip builds: TrtGraphConverterV2 cannot work.",
+                    [f"{site}: tensorflow {v}"],
+                    Fix("For TF-TRT use TF ≤ 2.17 with TensorRT 8.6, or convert with native TensorRT (ONNX → TensorRT).", [kb["tftrt_install"], "trtdoctor smoke --backend tensorrt"]),
+                )
+            )
+        py = inst.get("python_version")
+        if row.get("python") and py:
+            lo, hi = row["python"]
+            if not (knowledge.major_minor(lo) <= knowledge.major_minor(py) <= knowledge.major_minor(hi)):
+                out.append(Finding("tensorflow.python-unsupported", "error", "tensorflow", f"TensorFlow {v} supports Python {lo}–{hi}, not {py}", "", [f"{site}"], Fix(f"Use Python {lo}–{hi}.")))
+        c = next((c for c in consumers if c["site_packages"] == site and c["name"].startswith("tensorflow")), None)
+        linked = live.get("linked_tensorrt") or row.get("trt")
+        if c and linked:
+            missing = [s for s, r in c["resolutions"].items() if s.startswith("libnvinfer") and not r.get("resolved")]
+            if missing:
+                out.append(
+                    Finding(
+                        "tensorflow.tensorrt-not-loadable",
+                        "error",
+                        "tensorflow",
+                        f"TensorFlow {v} was built against TensorRT {linked}, but {missing[0]} does not resolve",
+                        "TF-TRT logs 'Could not find TensorRT' / 'Cannot dlopen some TensorRT libraries' and conversion fails; calling get_loaded_tensorrt_version() aborts the interpreter.",
+                        [f"{s}: {c['resolutions'][s].get('error')}" for s in missing] + live.get("log", [])[:3],
+                        Fix(f"Install TensorRT {linked} (which provides {', '.join(missing)}) and put its directory on the loader path.", [_tf_trt_install(linked), "trtdoctor fix --write-env"]),
+                    )
+                )
+        if (
+            live.get("linked_tensorrt")
+            and live.get("loaded_tensorrt")
+            and not str(live["loaded_tensorrt"]).startswith("could not")
+            and live["linked_tensorrt"].split(".")[:2] != str(live["loaded_tensorrt"]).split(".")[:2]
+        ):
+            out.append(
+                Finding(
+                    "tensorflow.linked-vs-loaded",
+                    "warning",
+                    "tensorflow",
+                    f"TF-TRT linked TensorRT {live['linked_tensorrt']} but loaded {live['loaded_tensorrt']}",
+                    "",
+                    [],
+                    Fix(f"Install TensorRT {live['linked_tensorrt']}.", [_tf_trt_install(live["linked_tensorrt"])]),
+                )
+            )
+        bi = live.get("build_info") or inst.get("build_info") or {}
+        if live and bi.get("is_cuda_build") and live.get("gpus") == []:
+            causes = [f.title for f in []]
+            nv = snap.get("nvml") or {}
+            env = (snap.get("env") or {}).get("vars") or {}
+            if "CUDA_VISIBLE_DEVICES" in env and env["CUDA_VISIBLE_DEVICES"].strip() in ("", "-1"):
+                causes.append(f"CUDA_VISIBLE_DEVICES={env['CUDA_VISIBLE_DEVICES']!r} hides every GPU")
+            if not (snap.get("driver") or {}).get("version"):
+                causes.append("no NVIDIA driver is loaded")
+            if nv.get("libcuda_error"):
+                causes.append(f"libcuda.so.1 does not load: {nv['libcuda_error']}")
+            if c:
+                causes += [f"{s} does not resolve" for s, r in c["resolutions"].items() if not r.get("resolved") and not s.startswith("libnvinfer")]
+            out.append(
+                Finding(
+                    "tensorflow.no-gpu",
+                    "error" if _gpus(snap) else "warning",
+                    "tensorflow",
+                    f"TensorFlow {v} (a CUDA build) sees no GPU",
+                    "tf.config.list_physical_devices('GPU') is empty, so TF and TF-TRT run on the CPU or fail.",
+                    (causes or ["cause unknown: see the log lines"]) + live.get("log", [])[:4],
+                    Fix("Fix the causes listed; for pip TF also `pip install tensorflow[and-cuda]==" + v + "`."),
+                )
+            )
+        if live.get("error"):
+            out.append(Finding("tensorflow.import-failed", "error", "tensorflow", f"import tensorflow fails: {live['error']}", "", live.get("log", [])[:4], Fix("See the library findings above.")))
+    return out
+
+
+def _tf_trt_install(linked: str) -> str:
+    major = str(linked).split(".")[0]
+    if major == "8":
+        return "pip install --extra-index-url https://pypi.nvidia.com tensorrt==8.6.1 tensorrt-libs==8.6.1 tensorrt-bindings==8.6.1"
+    return f"install TensorRT {linked} (TF-TRT needs that exact major)"
+
+
+@rule("pycuda.install", "pycuda", "pycuda's CUDA vs the driver, and its import")
+def pycuda(snap: dict) -> list[Finding]:
+    out = []
+    drv = (snap.get("driver") or {}).get("cuda_driver_version")
+    for inst in (snap.get("pycuda") or {}).get("installs", []):
+        live = inst.get("live") or {}
+        built = live.get("built_cuda")
+        if live.get("error"):
+            out.append(
+                Finding(
+                    "pycuda.import-failed",
+                    "error",
+                    "pycuda",
+                    f"pycuda {inst['version']} fails: {live['error']}",
+                    "",
+                    [inst["site_packages"]],
+                    Fix("Rebuild pycuda against the installed CUDA.", ["pip install --no-binary :all: --force-reinstall pycuda"]),
+                )
+            )
+        if built and drv and knowledge.major_minor(built) > knowledge.major_minor(drv):
+            out.append(
+                Finding(
+                    "pycuda.built-for-newer-cuda",
+                    "error",
+                    "pycuda",
+                    f"pycuda was built for CUDA {built}; the driver supports {drv}",
+                    "",
+                    [f"pycuda built against CUDA {built}", f"driver CUDA {drv}"],
+                    Fix("Rebuild pycuda with the CUDA the driver supports, or upgrade the driver."),
+                )
+            )
+    return out
+
+
+@rule("onnxruntime.tensorrt-ep", "onnxruntime", "onnxruntime-gpu's TensorRT provider libraries")
+def ort(snap: dict) -> list[Finding]:
+    out = []
+    for c in (snap.get("libraries") or {}).get("consumers", []):
+        if c["name"] != "onnxruntime TensorRT EP":
+            continue
+        miss = [s for s, r in c["resolutions"].items() if not r.get("resolved")]
+        if miss:
+            out.append(
+                Finding(
+                    "onnxruntime.tensorrt-ep-unloadable",
+                    "warning",
+                    "onnxruntime",
+                    f"onnxruntime's TensorRT provider cannot load: {', '.join(miss)} missing",
+                    "onnxruntime silently falls back to the CUDA or CPU provider.",
+                    [f"{c['requester']} needs {s}" for s in miss],
+                    Fix("Install the TensorRT major it links against.", [_pip_command("12", None)]),
+                )
+            )
+    return out
+
+
+@rule("precision.capability", "precision", "Precisions a GPU lacks or runs slowly")
+def precision(snap: dict) -> list[Finding]:
+    out = []
+    for g in (snap.get("precision") or {}).get("gpus", []):
+        sup = g.get("support") or {}
+        name = f"{g.get('name')} (sm_{(g.get('compute_capability') or '?').replace('.', '')})"
+        if sup.get("fp16") == "slow":
+            out.append(
+                Finding(
+                    "precision.fp16-slow",
+                    "warning",
+                    "precision",
+                    f"FP16 is slow on {name}",
+                    g.get("note") or "FP16 runs far slower than FP32 on this GPU: an FP16 engine builds but runs slower.",
+                    [f"GPU {g.get('index')}: fp16 = slow"],
+                    Fix("Use --precision fp32 or int8 on this GPU.", ["trtdoctor smoke --precision int8"]),
+                )
+            )
+        if sup.get("int8") is False and sup:
+            out.append(Finding("precision.no-int8", "info", "precision", f"INT8 is not supported on {name}", "", [f"GPU {g.get('index')}: int8 = no"]))
+    return out

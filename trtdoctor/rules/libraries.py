@@ -1,0 +1,304 @@
+"""Rules on library resolution: what a consumer asks the loader for and what it gets."""
+
+from __future__ import annotations
+
+import os
+
+from .. import knowledge
+from ..elf import version_key
+from ..findings import Finding, Fix
+from ..probes.libraries import catalog_entry, soname_parts
+from . import rule
+
+
+def _libs(snap: dict) -> dict:
+    return (snap.get("libraries") or {}).get("libraries") or {}
+
+
+def _all_copies(snap: dict, stem: str) -> list[dict]:
+    out = []
+    for soname, lib in _libs(snap).items():
+        parts = soname_parts(soname)
+        if parts and parts[0] == stem:
+            out += [dict(c, soname=soname) for c in lib.get("copies", [])]
+    return out
+
+
+def _install_hint(soname: str) -> str:
+    stem, ver = soname_parts(soname) or (soname, "")
+    major = ver.split(".")[0]
+    if stem.startswith(("libnvinfer", "libnvonnxparser")):
+        if major == "8":
+            return "pip install --extra-index-url https://pypi.nvidia.com tensorrt==8.6.1 tensorrt-libs==8.6.1 tensorrt-bindings==8.6.1"
+        cuda = "13" if major == "11" else "12"
+        row = knowledge.load("tensorrt")["pip_installs"].get(cuda)
+        return row["command"] if row else "install TensorRT " + major
+    if stem.startswith("libcudnn"):
+        return f"pip install 'nvidia-cudnn-cu12=={major}.*'" if major in ("8", "9") else f"install cuDNN {major}"
+    if stem == "libcudart":
+        cu = major if major != "11" else "11"
+        return f"pip install 'nvidia-cuda-runtime-cu{cu}'" if cu in ("11", "12") else "pip install nvidia-cuda-runtime"
+    return f"install the package that provides {soname}"
+
+
+def _activation_fix(d: str, snap: dict) -> Fix:
+    env = (snap.get("env") or {}).get("vars") or {}
+    cmds = [f'export LD_LIBRARY_PATH="{d}${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}"']
+    if env.get("CONDA_PREFIX"):
+        cmds.append("trtdoctor fix --write-env   # writes $CONDA_PREFIX/etc/conda/activate.d/trtdoctor.sh")
+    else:
+        cmds.append("trtdoctor fix --write-env   # makes it permanent")
+    return Fix(f"Add {d} to the loader's search path.", cmds, env={"LD_LIBRARY_PATH": d + ":$LD_LIBRARY_PATH"})
+
+
+@rule("libraries.consumer-needs", "libraries", "A soname an installed framework needs does not resolve")
+def consumer_needs(snap: dict) -> list[Finding]:
+    out = []
+    for c in (snap.get("libraries") or {}).get("consumers", []):
+        for soname, r in (c.get("resolutions") or {}).items():
+            if r.get("resolved") and not r.get("error"):
+                continue
+            parts = soname_parts(soname)
+            stem = parts[0] if parts else soname
+            exact = [x for x in _all_copies(snap, stem) if x["soname"] == soname and not x.get("elf_error")]
+            others = [x for x in _all_copies(snap, stem) if x["soname"] != soname]
+            ev = [f"{c['name']} ({c.get('requester') or c['site_packages']}) asks for {soname}", f"loader: {r.get('error')}"]
+            if exact:
+                d = os.path.dirname(exact[0]["path"])
+                out.append(
+                    Finding(
+                        "libraries.not-on-loader-path",
+                        "error",
+                        "libraries",
+                        f"{soname} is on disk but the loader cannot find it for {c['name']}",
+                        "The file exists only in a directory the loader does not search (a pip wheel or conda env directory).",
+                        ev + [f"found: {x['path']} ({x['via']})" for x in exact],
+                        _activation_fix(d, snap),
+                    )
+                )
+            elif others:
+                have = sorted({x["soname"] for x in others})
+                out.append(
+                    Finding(
+                        "libraries.wrong-major",
+                        "error",
+                        "libraries",
+                        f"{c['name']} needs {soname}; only {', '.join(have)} is installed",
+                        "A library of another major version is a different ABI: renaming or symlinking it does not work. Install the version the framework was built for.",
+                        ev + [f"present: {x['path']} ({x.get('version') or '?'}, {x['via']})" for x in others],
+                        Fix(f"Install the library that provides {soname} (do not symlink {have[0]}).", [_install_hint(soname)]),
+                    )
+                )
+            else:
+                out.append(
+                    Finding(
+                        "libraries.missing",
+                        "error",
+                        "libraries",
+                        f"{c['name']} needs {soname}, which is not installed",
+                        "",
+                        ev,
+                        Fix(f"Install the library that provides {soname}.", [_install_hint(soname)]),
+                    )
+                )
+    return out
+
+
+@rule("libraries.mixed-versions", "libraries", "Two different versions of one library can win depending on who loads it")
+def mixed(snap: dict) -> list[Finding]:
+    out = []
+    for soname, lib in _libs(snap).items():
+        copies = [c for c in lib.get("copies", []) if c.get("version") and not c.get("elf_error")]
+        versions = {}
+        for c in copies:
+            versions.setdefault(".".join(c["version"].split(".")[:3]), []).append(c)
+        if len(versions) < 2:
+            continue
+        winner = lib.get("resolved")
+        ev = []
+        for v, cs in sorted(versions.items(), key=lambda kv: version_key(kv[0])):
+            for c in cs:
+                tag = "wins for a plain dlopen" if winner in [c["path"], *c["also"]] else "other copy"
+                ev.append(f"{c['path']} → {v} via {c['via']} [{tag}]")
+        sev = "warning" if lib.get("group") != "driver" else "error"
+        newest = max(versions, key=version_key)
+        out.append(
+            Finding(
+                "libraries.mixed-versions",
+                sev,
+                "libraries",
+                f"{soname}: {len(versions)} versions installed ({', '.join(sorted(versions, key=version_key))})",
+                f"Which copy a process gets depends on who loads it: a plain dlopen gets {lib.get('version') or '?'} via {lib.get('via')}; "
+                f"frameworks that preload their own wheel libraries (torch, TensorRT's tensorrt_libs) get theirs. Mixed copies in one process cause symbol and version errors.",
+                ev,
+                Fix(f"Keep one version (e.g. {newest}) or make sure each environment only sees its own.", ["trtdoctor check --explain " + soname]),
+            )
+        )
+    return out
+
+
+@rule("libraries.broken-file", "libraries", "Zero-length, truncated or non-ELF library files")
+def broken(snap: dict) -> list[Finding]:
+    out, seen = [], set()
+    for soname, lib in _libs(snap).items():
+        for c in lib.get("copies", []):
+            if c.get("elf_error") and c["real"] not in seen:
+                seen.add(c["real"])
+                wins = lib.get("error") and c["path"] in (lib.get("error") or "")
+                hint = " A zero-length libcuda usually means a container started without the NVIDIA runtime." if soname.startswith("libcuda") else ""
+                out.append(
+                    Finding(
+                        "libraries.broken-file",
+                        "error" if wins or lib.get("group") == "driver" else "warning",
+                        "libraries",
+                        f"{c['path']} is not a loadable library: {c['elf_error']}",
+                        ("The loader stops at this file with that error." if wins else "A copy that cannot load.") + hint,
+                        [f"{c['path']} ({c.get('size')} bytes, {c['via']})"],
+                        Fix("Reinstall the package that owns it, or start the container with --gpus all / the NVIDIA runtime.", [f"ls -l {c['path']}"]),
+                    )
+                )
+    return out
+
+
+@rule("libraries.unresolved-needed", "libraries", "A library's own NEEDED sonames do not resolve")
+def unresolved(snap: dict) -> list[Finding]:
+    out = []
+    for soname, lib in _libs(snap).items():
+        miss = lib.get("unresolved_needed") or []
+        if miss:
+            out.append(
+                Finding(
+                    "libraries.unresolved-needed",
+                    "error",
+                    "libraries",
+                    f"{soname} ({lib['resolved']}) needs {', '.join(miss)}: not found",
+                    "ldd would print 'not found': loading it fails.",
+                    [f"{n} => not found" for n in miss],
+                    Fix("Install the missing libraries or add their directory to the search path.", [f"ldd {lib['resolved']}"] + [_install_hint(n) for n in miss if catalog_entry(n)]),
+                )
+            )
+    return out
+
+
+@rule("libraries.glibc", "libraries", "A library needs a newer glibc or libstdc++ than the system provides")
+def glibc(snap: dict) -> list[Finding]:
+    sysg = (snap.get("os") or {}).get("glibc")
+    out = []
+    for soname, lib in _libs(snap).items():
+        for c in lib.get("copies", []):
+            need = c.get("needs_glibc")
+            if sysg and need and version_key(need) > version_key("GLIBC_" + sysg) and c["path"] == lib.get("resolved"):
+                out.append(
+                    Finding(
+                        "libraries.glibc-too-old",
+                        "error",
+                        "libraries",
+                        f"{c['path']} needs {need}; the system has glibc {sysg}",
+                        "The loader fails with 'version `" + need + "' not found'.",
+                        [f"{c['path']} requires {need}", f"system glibc: {sysg}"],
+                        Fix("Use a build for this OS release, or a newer OS / container base."),
+                    )
+                )
+        chk = lib.get("libstdcxx")
+        if chk and chk.get("provides") and version_key(chk["needs"]) > version_key(chk["provides"]):
+            out.append(
+                Finding(
+                    "libraries.libstdcxx-shadowed",
+                    "error",
+                    "libraries",
+                    f"{soname} needs {chk['needs']} but gets {chk['libstdcxx']} ({chk['provides']}) via {chk['via']}",
+                    "An older libstdc++.so.6 (often a conda env's on LD_LIBRARY_PATH) shadows the system one.",
+                    [f"{lib['resolved']} requires {chk['needs']}", f"libstdc++.so.6 → {chk['libstdcxx']} via {chk['via']} provides up to {chk['provides']}"],
+                    Fix("Remove that directory from LD_LIBRARY_PATH, or update libstdc++ in that env.", ["conda install -c conda-forge 'libstdcxx-ng>=12'"]),
+                )
+            )
+    return out
+
+
+@rule("libraries.cudnn-older-than-build", "libraries", "cuDNN older than the framework was built with")
+def cudnn_build(snap: dict) -> list[Finding]:
+    out = []
+    for inst in (snap.get("tensorflow") or {}).get("installs", []):
+        built = str((inst.get("build_info") or {}).get("cudnn_version") or "")
+        if not built:
+            continue
+        lib = _libs(snap).get(f"libcudnn.so.{built.split('.')[0]}") or {}
+        got = lib.get("version")
+        if got and built.count(".") >= 1 and version_key(got)[:2] < version_key(built)[:2]:
+            out.append(
+                Finding(
+                    "libraries.cudnn-older-than-build",
+                    "error",
+                    "libraries",
+                    f"cuDNN {got} is older than the {built} TensorFlow {inst['version']} was built with",
+                    "TF logs 'Loaded runtime CuDNN library: X but source was compiled with: Y' and refuses cuDNN ops.",
+                    [f"{lib.get('resolved')}: {got}", f"build_info cudnn_version: {built}"],
+                    Fix(f"Install cuDNN ≥ {built}.", [f"pip install 'nvidia-cudnn-cu12>={built}'"]),
+                )
+            )
+    return out
+
+
+@rule("libraries.stale-cache", "libraries", "ld.so.cache is missing or older than the libraries in ld.so.conf")
+def stale(snap: dict) -> list[Finding]:
+    lib = snap.get("libraries") or {}
+    if "error" in lib or not lib:
+        return []
+    if not lib.get("ld_so_cache") and lib.get("ld_so_conf_dirs"):
+        return [
+            Finding(
+                "libraries.no-ld-so-cache",
+                "warning",
+                "libraries",
+                "/etc/ld.so.cache is missing: ld.so.conf directories are not searched",
+                "",
+                ["/etc/ld.so.cache: absent"],
+                Fix("Rebuild the cache.", ["sudo ldconfig"]),
+            )
+        ]
+    if lib.get("stale_cache"):
+        return [
+            Finding(
+                "libraries.stale-cache",
+                "warning",
+                "libraries",
+                "ld.so.cache does not know libraries that ld.so.conf directories hold",
+                "ldconfig was not re-run after installing them, so the loader cannot find them.",
+                lib["stale_cache"],
+                Fix("Rebuild the cache.", ["sudo ldconfig"]),
+            )
+        ]
+    return []
+
+
+@rule("libraries.live-disagrees", "libraries", "The real loader loaded a different file than the model predicts, or failed")
+def live(snap: dict) -> list[Finding]:
+    out = []
+    for soname, lib in _libs(snap).items():
+        lv = lib.get("live")
+        if not lv:
+            continue
+        if lv.get("error"):
+            out.append(
+                Finding(
+                    "libraries.dlopen-failed",
+                    "error",
+                    "libraries",
+                    f"dlopen({soname}) fails: {lv['error']}",
+                    "The file is found, but the real loader cannot load it (a dependency or symbol version is missing).",
+                    [f"model: {lib.get('resolved')} via {lib.get('via')}", f"dlerror: {lv['error']}"],
+                    Fix("See the other library findings; `ldd` shows the missing piece.", [f"ldd {lib.get('resolved')}"]),
+                )
+            )
+        elif lib.get("live_agrees") is False:
+            out.append(
+                Finding(
+                    "libraries.model-disagrees",
+                    "warning",
+                    "libraries",
+                    f"{soname}: the loader mapped {lv.get('loaded')}, the model predicted {lib.get('resolved')}",
+                    "trtdoctor's loader model and the real loader differ; the real loader's answer is the one that counts.",
+                    [f"/proc/self/maps: {lv.get('loaded')}", f"model: {lib.get('resolved')} via {lib.get('via')}"],
+                )
+            )
+    return out

@@ -1,0 +1,375 @@
+"""Rules on the kernel driver, GPUs, device nodes, CUDA runtimes and the environment."""
+
+from __future__ import annotations
+
+import re
+
+from .. import knowledge
+from ..findings import Finding, Fix
+from . import rule
+
+CUDA_COMPAT = "https://docs.nvidia.com/deploy/cuda-compatibility/"
+
+
+def _live(snap: dict) -> bool:
+    return snap.get("target", {}).get("mode") == "live"
+
+
+def driver_version(snap: dict) -> str | None:
+    return (snap.get("driver") or {}).get("version")
+
+
+@rule("driver.missing", "driver", "No NVIDIA kernel driver is loaded")
+def no_driver(snap: dict) -> list[Finding]:
+    d = snap.get("driver") or {}
+    if "error" in d or d.get("kernel_module") or d.get("sys_module") or (snap.get("nvml") or {}).get("driver"):
+        return []
+    if (snap.get("os") or {}).get("wsl2"):
+        return []  # WSL2 has no /proc/driver/nvidia; the WSL rule judges libcuda instead
+    if not _live(snap) and not d.get("proc_present"):
+        return []
+    libs = ", ".join(x["path"] for x in d.get("libcuda", [])) or "none"
+    return [
+        Finding(
+            "driver.missing",
+            "error",
+            "driver",
+            "No NVIDIA kernel driver is loaded",
+            "Neither /proc/driver/nvidia/version nor /sys/module/nvidia/version exists, so no CUDA program can see a GPU.",
+            ["/proc/driver/nvidia/version: absent", "/sys/module/nvidia/version: absent", f"libcuda files: {libs}"],
+            Fix(
+                "Install or load the NVIDIA driver (in a container: start it with the NVIDIA runtime).",
+                ["nvidia-smi", "sudo modprobe nvidia", "docker run --gpus all ... (needs nvidia-container-toolkit)"],
+                links=["https://docs.nvidia.com/datacenter/tesla/driver-installation-guide/"],
+            ),
+        )
+    ]
+
+
+@rule("driver.no-device-nodes", "driver", "The driver is loaded but /dev/nvidia* device nodes are missing")
+def no_nodes(snap: dict) -> list[Finding]:
+    d, dev = snap.get("driver") or {}, snap.get("devices") or {}
+    if not (d.get("kernel_module") or d.get("sys_module")) or "error" in dev:
+        return []
+    if not (_live(snap) or dev.get("dev_populated")):
+        return []
+    nodes = dev.get("nodes", [])
+    missing = [n for n in ("nvidiactl", "nvidia0") if n not in nodes and not (n == "nvidia0" and any(re.fullmatch(r"nvidia\d+", x) for x in nodes))]
+    if not missing:
+        return []
+    return [
+        Finding(
+            "driver.no-device-nodes",
+            "error",
+            "driver",
+            "The NVIDIA driver is loaded but its device nodes are missing",
+            "CUDA opens /dev/nvidiactl and /dev/nvidiaN; without them cuInit fails with CUDA_ERROR_NO_DEVICE or 'no CUDA-capable device'.",
+            [f"/dev/{n}: absent" for n in missing] + [f"present: {', '.join(nodes) or 'none'}"],
+            Fix("Create the nodes (host) or pass the GPUs into the container.", ["sudo nvidia-modprobe -u -c=0", "docker run --gpus all ..."]),
+        )
+    ]
+
+
+@rule("driver.version-mismatch", "driver", "Kernel module and user-space driver libraries differ in version")
+def version_mismatch(snap: dict) -> list[Finding]:
+    d = snap.get("driver") or {}
+    kmod = d.get("kernel_module") or d.get("sys_module")
+    libs = [x for x in d.get("libcuda", []) + d.get("libnvidia_ml", []) if x["version"] != kmod]
+    if not kmod or not libs:
+        return []
+    return [
+        Finding(
+            "driver.version-mismatch",
+            "error",
+            "driver",
+            f"Driver/library version mismatch: kernel module {kmod}, libraries {', '.join(sorted({x['version'] for x in libs}))}",
+            "NVML and CUDA refuse to work when the loaded kernel module and the user-space libraries come from different driver releases (usually a driver upgrade without a reboot).",
+            [f"kernel module: {kmod}"] + [f"{x['path']}: {x['version']}" for x in libs],
+            Fix("Reboot so the new kernel module loads, or reinstall the driver so both match.", ["sudo reboot", "cat /proc/driver/nvidia/version"]),
+        )
+    ]
+
+
+def cuda_runtimes(snap: dict) -> list[tuple[str, str]]:
+    """(version, where) for every CUDA runtime on the system: toolkits and libcudart copies."""
+    out = []
+    for tk in (snap.get("cuda") or {}).get("toolkits", []):
+        out.append((tk["version"], f"CUDA toolkit {tk['path']}"))
+    for _soname, lib in ((snap.get("libraries") or {}).get("libraries") or {}).items():
+        if lib.get("key") != "cudart":
+            continue
+        for c in lib.get("copies", []):
+            if c.get("version") and not c["via"].startswith("CUDA toolkit"):
+                out.append((c["version"], f"{c['path']} ({c['via']})"))
+    return out
+
+
+@rule("driver.too-old-for-cuda", "driver", "An installed CUDA runtime needs a newer driver")
+def too_old(snap: dict) -> list[Finding]:
+    drv = driver_version(snap)
+    dv = knowledge.parse_version(drv)
+    if dv is None:
+        return []
+    out, seen = [], set()
+    for version, where in cuda_runtimes(snap):
+        mm = knowledge.major_minor(version)
+        if mm is None or mm in seen:
+            continue
+        seen.add(mm)
+        ga = knowledge.min_driver_for_cuda(f"{mm[0]}.{mm[1]}")
+        floor = knowledge.compat_min_driver(mm[0])
+        if floor and dv < knowledge.parse_version(floor["driver"]):
+            need = ga["driver"] if ga else floor["driver"]
+            out.append(
+                Finding(
+                    "driver.too-old-for-cuda",
+                    "error",
+                    "driver",
+                    f"Driver {drv} is too old for CUDA {mm[0]}.{mm[1]} (needs ≥ {need})",
+                    f"CUDA {mm[0]}.x runtimes need driver ≥ {floor['driver']} even with minor-version compatibility; programs fail with 'CUDA driver version is insufficient for CUDA runtime version'.",
+                    [f"driver: {drv}", f"CUDA {version} at {where}", f"minimum: {need} (source: {(ga or floor)['source']})"],
+                    Fix(
+                        f"Upgrade the driver to ≥ {need}, or use a CUDA {knowledge.major_minor(knowledge.max_cuda_for_driver(drv) or '0.0')[0]}.x stack that this driver supports.",
+                        ["nvidia-smi  # shows the highest CUDA the driver supports"],
+                        links=[CUDA_COMPAT],
+                    ),
+                )
+            )
+        elif ga and dv < knowledge.parse_version(ga["driver"]):
+            out.append(
+                Finding(
+                    "driver.minor-compat",
+                    "warning",
+                    "driver",
+                    f"CUDA {mm[0]}.{mm[1]} runs on driver {drv} only through minor-version compatibility",
+                    f"The GA driver for CUDA {mm[0]}.{mm[1]} is {ga['driver']}. It runs, but PTX newer than the driver cannot be JIT-compiled (TensorRT plugins and some kernels may fail).",
+                    [f"driver: {drv}", f"CUDA {version} at {where}", f"GA minimum: {ga['driver']} (source: {ga['source']})"],
+                    Fix(f"Upgrade the driver to ≥ {ga['driver']} for full support.", links=[CUDA_COMPAT]),
+                )
+            )
+    return out
+
+
+def _hidden_reason(snap: dict) -> tuple[str, str] | None:
+    env = snap.get("env") or {}
+    cvd, nvd = env.get("cuda_visible_devices"), env.get("nvidia_visible_devices")
+    count = (snap.get("gpus") or {}).get("count") or len((snap.get("nvml") or {}).get("devices") or [])
+    if cvd is not None:
+        items = [x.strip() for x in cvd.split(",")]
+        if cvd.strip() == "" or items[0] in ("-1", "NoDevFiles"):
+            return "CUDA_VISIBLE_DEVICES", cvd
+        first = items[0]
+        if first.isdigit() and count and int(first) >= count:
+            return "CUDA_VISIBLE_DEVICES", cvd
+        if not (first.isdigit() or first.startswith(("GPU-", "MIG-"))):
+            return "CUDA_VISIBLE_DEVICES", cvd
+    if nvd is not None and nvd.strip().lower() in ("", "void", "none"):
+        return "NVIDIA_VISIBLE_DEVICES", nvd
+    return None
+
+
+@rule("gpus.hidden", "gpus", "Every GPU is hidden by CUDA_VISIBLE_DEVICES / NVIDIA_VISIBLE_DEVICES")
+def hidden(snap: dict) -> list[Finding]:
+    why = _hidden_reason(snap)
+    nv = snap.get("nvml") or {}
+    if why is None:
+        return []
+    var, val = why
+    ev = [f"{var}={val!r}"]
+    if nv.get("devices") is not None:
+        ev.append(f"NVML sees {len(nv.get('devices') or [])} GPU(s) (NVML ignores {var})")
+    if "cuInit" in nv:
+        ev.append(f"cuInit returned {nv['cuInit']} {nv.get('cuInit_name', '')}".strip())
+    return [
+        Finding(
+            "gpus.hidden",
+            "error",
+            "gpus",
+            f"All GPUs are hidden from CUDA by {var}={val!r}",
+            "CUDA, TensorRT and TensorFlow see no device although the driver and NVML do: frameworks report 'no CUDA-capable device' or fall back to the CPU.",
+            ev,
+            Fix(f"Unset {var} or list the GPUs to use.", [f"unset {var}", f"export {var}=0"], env={var: "0"} if var == "CUDA_VISIBLE_DEVICES" else {}),
+        )
+    ]
+
+
+@rule("gpus.cuda-init-failed", "gpus", "cuInit failed although GPUs are visible")
+def cuinit_failed(snap: dict) -> list[Finding]:
+    nv = snap.get("nvml") or {}
+    if not nv.get("cuInit") or _hidden_reason(snap):
+        return []
+    return [
+        Finding(
+            "gpus.cuda-init-failed",
+            "error",
+            "gpus",
+            f"The CUDA driver API fails to start: cuInit → {nv['cuInit']} {nv.get('cuInit_name', '')}".strip(),
+            "Every CUDA program, TensorRT included, needs cuInit to succeed.",
+            [f"cuInit: {nv['cuInit']} {nv.get('cuInit_name', '')}", f"NVML: {nv.get('nvml_error') or str(len(nv.get('devices') or [])) + ' GPU(s)'}"],
+            Fix("Check the driver and device permissions; see the driver findings above.", ["nvidia-smi", "ls -l /dev/nvidia*"]),
+        )
+    ]
+
+
+@rule("gpus.none-found", "gpus", "The driver is present but no GPU is listed")
+def no_gpu(snap: dict) -> list[Finding]:
+    d, g, nv = snap.get("driver") or {}, snap.get("gpus") or {}, snap.get("nvml") or {}
+    if g.get("count") or not (d.get("kernel_module") or nv.get("driver")) or "error" in g:
+        return []
+    return [
+        Finding(
+            "gpus.none-found",
+            "error",
+            "gpus",
+            "The NVIDIA driver is loaded but lists no GPU",
+            "",
+            [f"NVML: {nv.get('nvml_error', 'no devices')}"],
+            Fix("Check `nvidia-smi`, `lspci | grep -i nvidia` and `dmesg | grep -i nvrm`.", ["nvidia-smi", "sudo dmesg | grep -i nvrm"]),
+        )
+    ]
+
+
+@rule("env.ld-library-path", "env", "LD_LIBRARY_PATH entries that are missing, repeated, empty or mix CUDA majors")
+def ld_library_path(snap: dict) -> list[Finding]:
+    entries = (snap.get("env") or {}).get("ld_library_path") or []
+    if not entries:
+        return []
+    out = []
+    paths = [e["path"] for e in entries]
+    missing = [e["path"] for e in entries if e["path"] and not e["exists"]]
+    empty = [i for i, e in enumerate(entries) if not e["path"]]
+    dups = sorted({p for p in paths if p and paths.count(p) > 1})
+    clean = ":".join(dict.fromkeys(p for p in paths if p and p not in missing))
+    fix = Fix("Set LD_LIBRARY_PATH to existing directories, once each.", [f"export LD_LIBRARY_PATH={clean}" if clean else "unset LD_LIBRARY_PATH"], env={"LD_LIBRARY_PATH": clean})
+    if missing:
+        out.append(
+            Finding(
+                "env.ld-library-path-missing",
+                "warning",
+                "env",
+                f"LD_LIBRARY_PATH names {len(missing)} director{'y' if len(missing) == 1 else 'ies'} that do not exist",
+                "Stale entries often come from an old CUDA or a removed conda env, and hide which copy wins.",
+                missing,
+                fix,
+            )
+        )
+    if empty:
+        out.append(
+            Finding(
+                "env.ld-library-path-empty",
+                "warning",
+                "env",
+                "LD_LIBRARY_PATH has an empty entry (the current directory is searched)",
+                "An empty entry, from a leading, trailing or doubled ':', makes the loader search whatever directory you run from.",
+                [f"LD_LIBRARY_PATH={':'.join(paths)}"],
+                fix,
+            )
+        )
+    if dups:
+        out.append(Finding("env.ld-library-path-duplicate", "info", "env", "LD_LIBRARY_PATH repeats entries", "Harmless, but usually a sign the variable is appended to on every shell start.", dups, fix))
+    majors = {}
+    for p in paths:
+        m = re.search(r"cuda-?(\d+)(?:\.\d+)?", p)
+        if m:
+            majors.setdefault(m.group(1), []).append(p)
+    for lib in ((snap.get("libraries") or {}).get("libraries") or {}).values():
+        if lib.get("key") == "cudart":
+            for c in lib.get("copies", []):
+                if c["via"] == "LD_LIBRARY_PATH" and c.get("version"):
+                    majors.setdefault(c["version"].split(".")[0], []).append(f"{c['path']} ({c['version']})")
+    if len(majors) > 1:
+        ev = [f"CUDA {k}: {', '.join(dict.fromkeys(v))}" for k, v in sorted(majors.items())]
+        out.append(
+            Finding(
+                "env.ld-library-path-mixed-cuda",
+                "warning",
+                "env",
+                f"LD_LIBRARY_PATH mixes CUDA majors {', '.join(sorted(majors))}",
+                "Libraries of one CUDA major loaded next to another's fail with missing symbols or 'CUDA driver version is insufficient'.",
+                ev,
+                Fix("Keep one CUDA major on LD_LIBRARY_PATH."),
+            )
+        )
+    return out
+
+
+@rule("env.ld-preload", "env", "LD_PRELOAD entries that do not exist or force a GPU library")
+def ld_preload(snap: dict) -> list[Finding]:
+    entries = (snap.get("env") or {}).get("ld_preload") or []
+    out = []
+    missing = [e["path"] for e in entries if not e["exists"]]
+    gpu = [e["path"] for e in entries if e["exists"] and re.search(r"lib(cuda|cudart|cudnn|nvinfer|cublas)", e["path"])]
+    if missing:
+        out.append(
+            Finding(
+                "env.ld-preload-missing",
+                "error",
+                "env",
+                "LD_PRELOAD names files that do not exist",
+                "ld.so prints 'object ... cannot be preloaded' for every program started.",
+                missing,
+                Fix("Remove them from LD_PRELOAD.", ["unset LD_PRELOAD"]),
+            )
+        )
+    if gpu:
+        out.append(
+            Finding(
+                "env.ld-preload-gpu",
+                "warning",
+                "env",
+                "LD_PRELOAD forces a GPU library into every process",
+                "A preloaded CUDA/cuDNN/TensorRT library wins over every other copy, whatever a framework asks for.",
+                gpu,
+                Fix("Prefer LD_LIBRARY_PATH or the framework's own libraries.", ["unset LD_PRELOAD"]),
+            )
+        )
+    return out
+
+
+@rule("os.wsl-libcuda", "os", "WSL2: libcuda must come from /usr/lib/wsl/lib")
+def wsl(snap: dict) -> list[Finding]:
+    osi = snap.get("os") or {}
+    if not osi.get("wsl2"):
+        return []
+    d = snap.get("driver") or {}
+    libs = (snap.get("libraries") or {}).get("libraries") or {}
+    res = libs.get("libcuda.so.1") or {}
+    out = []
+    if not d.get("wsl_libcuda"):
+        out.append(
+            Finding(
+                "os.wsl-libcuda-missing",
+                "error",
+                "os",
+                "WSL2 without /usr/lib/wsl/lib/libcuda.so.1",
+                "On WSL2 the Windows NVIDIA driver provides libcuda through /usr/lib/wsl/lib; without it no CUDA program works.",
+                ["/usr/lib/wsl/lib/libcuda.so.1: absent"],
+                Fix("Install or update the NVIDIA driver on Windows (not inside WSL), then run `wsl --shutdown`.", links=["https://docs.nvidia.com/cuda/wsl-user-guide/"]),
+            )
+        )
+    linux = [x["path"] for x in d.get("libcuda", []) if not x["path"].startswith("/usr/lib/wsl/")]
+    if linux:
+        out.append(
+            Finding(
+                "os.wsl-linux-driver",
+                "error",
+                "os",
+                "A Linux NVIDIA driver's libcuda is installed inside WSL2",
+                "It shadows the WSL libcuda and cannot talk to the GPU.",
+                linux,
+                Fix("Remove the Linux driver packages inside WSL.", ["sudo apt-get remove --purge 'libnvidia-compute-*' 'nvidia-driver-*'", "sudo ldconfig"]),
+            )
+        )
+    if res.get("resolved") and not res["resolved"].startswith("/usr/lib/wsl/lib"):
+        out.append(
+            Finding(
+                "os.wsl-libcuda-shadowed",
+                "error",
+                "os",
+                f"libcuda.so.1 resolves to {res['resolved']}, not /usr/lib/wsl/lib",
+                "Only the WSL copy works on WSL2.",
+                [f"libcuda.so.1 → {res['resolved']} via {res.get('via')}"],
+                Fix("Put /usr/lib/wsl/lib first: check /etc/ld.so.conf.d/ld.wsl.conf and re-run ldconfig.", ["echo /usr/lib/wsl/lib | sudo tee /etc/ld.so.conf.d/ld.wsl.conf", "sudo ldconfig"]),
+            )
+        )
+    return out
