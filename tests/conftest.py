@@ -1,0 +1,177 @@
+"""Test trees built from real files: tiny shared objects compiled with the C compiler,
+real os-release and /proc/driver/nvidia text, real dist-info metadata, and an
+ld.so.cache written by the system's own ldconfig."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CC = shutil.which("cc") or shutil.which("gcc")
+LDCONFIG = shutil.which("ldconfig") or next((p for p in ("/sbin/ldconfig", "/usr/sbin/ldconfig") if os.path.exists(p)), None)
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+H100_PROC_VERSION = "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  580.159.04  Release Build  (nixbld@)  \nGCC version:  gcc version 15.3.0 (GCC) \n"
+
+needs_cc = pytest.mark.skipif(CC is None, reason="no C compiler")
+needs_ldconfig = pytest.mark.skipif(LDCONFIG is None, reason="no ldconfig")
+
+
+def compile_so(
+    out: Path,
+    soname: str | None,
+    *,
+    needed: list[Path] = (),
+    runpath: str | None = None,
+    rpath: str | None = None,
+    source: str = "int trtdoctor_fixture(void) { return 42; }\n",
+    version_script: str | None = None,
+    machine: int | None = None,
+) -> Path:
+    """A real shared object. ``needed`` are other built objects (their SONAME becomes NEEDED)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = out.parent / f".src-{out.name}"
+    work.mkdir(exist_ok=True)
+    (work / "x.c").write_text(source)
+    cmd = [CC, "-shared", "-fPIC", "-nostdlib", "-o", str(out), str(work / "x.c")]
+    if soname:
+        cmd.append(f"-Wl,-soname,{soname}")
+    if rpath or runpath:
+        cmd.append("-Wl,--disable-new-dtags" if rpath else "-Wl,--enable-new-dtags")
+        cmd.append(f"-Wl,-rpath,{rpath or runpath}")
+    if version_script:
+        (work / "v.map").write_text(version_script)
+        cmd.append(f"-Wl,--version-script={work / 'v.map'}")
+    cmd += ["-Wl,--no-as-needed"] + [str(p) for p in needed]
+    subprocess.run(cmd, check=True, capture_output=True)
+    shutil.rmtree(work)
+    if machine is not None:  # patch e_machine: a real ELF for another machine
+        data = bytearray(out.read_bytes())
+        data[18:20] = machine.to_bytes(2, "little")
+        out.write_bytes(bytes(data))
+    return out
+
+
+class Tree:
+    """A root file system under a temporary directory."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.stubs = root.parent / (root.name + "-stubs")
+
+    def p(self, path: str) -> Path:
+        return self.root / path.lstrip("/")
+
+    def write(self, path: str, text: str) -> Path:
+        f = self.p(path)
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(text)
+        return f
+
+    def link(self, path: str, target: str) -> None:
+        f = self.p(path)
+        f.parent.mkdir(parents=True, exist_ok=True)
+        if f.is_symlink() or f.exists():
+            f.unlink()
+        f.symlink_to(target)
+
+    def stub(self, soname: str, **kw) -> Path:
+        """An object outside the tree whose SONAME a library can name as NEEDED."""
+        return compile_so(self.stubs / soname, soname, **kw)
+
+    def lib(self, path: str, soname: str | None = None, links: tuple[str, ...] = (), needs: tuple[str, ...] = (), **kw) -> Path:
+        """A library at ``path`` (file name may carry the full version) plus symlinks."""
+        f = compile_so(self.p(path), soname or os.path.basename(path), needed=[self.stub(n) for n in needs], **kw)
+        for name in links:
+            self.link(os.path.join(os.path.dirname(path), name), os.path.basename(path))
+        return f
+
+    def dist(self, site: str, name: str, version: str) -> None:
+        d = self.p(f"{site}/{name.replace('-', '_')}-{version}.dist-info")
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+
+    def ldconfig(self) -> None:
+        """Write etc/ld.so.cache with the real ldconfig (links left as they are)."""
+        subprocess.run([LDCONFIG, "-X", "-r", str(self.root)], check=True, capture_output=True)
+
+    def base(self, *, distro: str = "ubuntu", version: str = "24.04") -> Tree:
+        self.write("/etc/os-release", f'PRETTY_NAME="Ubuntu {version} LTS"\nNAME="Ubuntu"\nID={distro}\nVERSION_ID="{version}"\n')
+        libc = Path("/lib/x86_64-linux-gnu/libc.so.6")
+        self.p("/usr/lib/x86_64-linux-gnu").mkdir(parents=True, exist_ok=True)
+        if libc.exists():
+            shutil.copy(libc, self.p("/usr/lib/x86_64-linux-gnu/libc.so.6"))
+        self.link("/lib", "usr/lib")  # merged /usr, as on Ubuntu 24.04
+        self.write("/etc/ld.so.conf", "include /etc/ld.so.conf.d/*.conf\n")
+        self.write("/proc/version", "Linux version 6.8.0-45-generic (buildd@lcy02) #45-Ubuntu SMP\n")
+        return self
+
+    def driver(self, version: str = "580.159.04", libs_version: str | None = None, gpu: str = "NVIDIA H100 80GB HBM3") -> Tree:
+        self.write("/proc/driver/nvidia/version", H100_PROC_VERSION.replace("580.159.04", version))
+        self.write("/sys/module/nvidia/version", version + "\n")
+        self.write("/proc/driver/nvidia/gpus/0000:00:06.0/information", f"Model: \t\t {gpu}\nIRQ:   \t\t 41\nGPU UUID: \t GPU-f6a77f63-f1c4-b51f-e95d-4a853aae4770\nBus Type: \t PCIe\n")
+        lv = libs_version or version
+        self.lib(f"/usr/lib/x86_64-linux-gnu/libcuda.so.{lv}", "libcuda.so.1", links=("libcuda.so.1", "libcuda.so"))
+        self.lib(f"/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.{lv}", "libnvidia-ml.so.1", links=("libnvidia-ml.so.1",))
+        return self
+
+    def cuda(self, version: str = "13.0.2", cudart: str = "13.0.96", conf: bool = True) -> Tree:
+        major = version.split(".")[0]
+        mm = ".".join(version.split(".")[:2])
+        top = f"/usr/local/cuda-{mm}"
+        self.write(f"{top}/version.json", json.dumps({"cuda": {"name": "CUDA SDK", "version": version}}))
+        soname = "libcudart.so.11.0" if major == "11" else f"libcudart.so.{major}"
+        self.lib(f"{top}/targets/x86_64-linux/lib/libcudart.so.{cudart}", soname, links=(soname, "libcudart.so"))
+        self.link("/usr/local/cuda", f"cuda-{mm}")
+        if conf:
+            self.write(f"/etc/ld.so.conf.d/cuda-{mm}.conf", f"{top}/targets/x86_64-linux/lib\n")
+        return self
+
+
+@pytest.fixture
+def tree(tmp_path) -> Tree:
+    if CC is None:
+        pytest.skip("no C compiler")
+    return Tree(tmp_path / "root")
+
+
+def h100_tree(t: Tree) -> Tree:
+    """Modelled on shared/fixtures/h100/survey.txt: two cuDNN 9 copies, a torch venv."""
+    t.base().driver().cuda()
+    t.lib("/usr/lib/x86_64-linux-gnu/libcudnn.so.9.14.0", "libcudnn.so.9", links=("libcudnn.so.9", "libcudnn.so"))
+    site = "/opt/torch/.venv/lib/python3.12/site-packages"
+    t.lib(f"{site}/nvidia/cudnn/lib/libcudnn.so.9", "libcudnn.so.9")
+    t.lib(f"{site}/nvidia/cu13/lib/libcudart.so.13", "libcudart.so.13")
+    t.dist(site, "nvidia-cudnn-cu13", "9.19.0.56")
+    t.dist(site, "nvidia-cuda-runtime", "13.0.96")
+    t.dist(site, "torch", "2.11.0")
+    t.p("/usr/local/nvidia/lib64").mkdir(parents=True, exist_ok=True)
+    t.p("/usr/local/nvidia/lib").mkdir(parents=True, exist_ok=True)
+    t.ldconfig()
+    return t
+
+
+H100_ENV = ["VIRTUAL_ENV=/opt/torch/.venv", "LD_LIBRARY_PATH=/usr/local/nvidia/lib64:/usr/local/nvidia/lib", "CUDA_HOME=/usr/local/cuda", "PATH=/opt/torch/.venv/bin:/usr/bin"]
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """trtdoctor as a whole process, the way a user runs it."""
+    e = dict(os.environ if env is None else env)
+    e["PYTHONPATH"] = str(REPO) + os.pathsep + e.get("PYTHONPATH", "")
+    return subprocess.run([sys.executable, "-m", "trtdoctor", *args], capture_output=True, text=True, env=e, timeout=timeout)
+
+
+def check_json(root: Path, *extra: str) -> dict:
+    res = run_cli("check", "--json", "--root", str(root), *extra)
+    assert res.returncode in (0, 1), res.stderr
+    return json.loads(res.stdout)
+
+
+def ids(report: dict) -> list[str]:
+    return [f["id"] for f in report["findings"]]
