@@ -122,7 +122,7 @@ def library_chains(snap: dict) -> list[str]:
     lines = []
     for soname, lib in sorted(_libs(snap).items()):
         head = f"{soname} → {lib['resolved']} ({lib.get('version') or '?'}) via {lib.get('via')}" if lib.get("resolved") else f"{soname} → not found"
-        others = [c for c in lib.get("copies", []) if c["path"] != lib.get("resolved") and lib.get("resolved") not in c.get("also", [])]
+        others = [c for c in lib.get("copies", []) if c["real"] != lib.get("resolved_real")]
         if others:
             head += "; also " + "; ".join(f"{c['path']} ({c.get('version') or '?'}) via {c['via']}" for c in others)
         if "live_agrees" in lib:

@@ -279,6 +279,7 @@ def probe_libraries(target: Target, snap: dict) -> dict:
             "copies": _copies(target, soname, places, model),
         }
         if res.found:
+            libs[soname]["resolved_real"] = target.unroot(os.path.realpath(target.path(res.path)))
             libs[soname]["version"] = file_version(target, res.path, places)
             libs[soname]["unresolved_needed"] = _unresolved_needed(model, res.path)
             libs[soname]["libstdcxx"] = _libstdcxx_check(model, res.path)

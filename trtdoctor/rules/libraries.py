@@ -118,7 +118,7 @@ def mixed(snap: dict) -> list[Finding]:
         ev = []
         for v, cs in sorted(versions.items(), key=lambda kv: version_key(kv[0])):
             for c in cs:
-                tag = "wins for a plain dlopen" if winner in [c["path"], *c["also"]] else "other copy"
+                tag = "wins for a plain dlopen" if winner and c["real"] == lib.get("resolved_real") else "other copy"
                 ev.append(f"{c['path']} → {v} via {c['via']} [{tag}]")
         sev = "warning" if lib.get("group") != "driver" else "error"
         newest = max(versions, key=version_key)
