@@ -1,0 +1,115 @@
+"""The command line as a user runs it: formats, exit codes, --from, bad input, hung probes."""
+
+import json
+import time
+
+from conftest import check_json, h100_tree, ids, needs_cc, run_cli
+
+from trtdoctor import __version__
+
+
+def test_version():
+    res = run_cli("--version")
+    assert res.returncode == 0 and res.stdout.strip() == f"trtdoctor {__version__}"
+
+
+def test_list_checks_names_every_area():
+    res = run_cli("check", "--list-checks")
+    assert res.returncode == 0
+    for rid in ("driver.too-old-for-cuda", "gpus.hidden", "libraries.mixed-versions", "tensorflow.tftrt", "tensorrt.install", "precision.capability"):
+        assert rid in res.stdout
+
+
+@needs_cc
+def test_json_mode_prints_only_the_object_and_from_round_trips(tree, tmp_path):
+    h100_tree(tree)
+    res = run_cli("check", "--json", "--root", str(tree.root), "--env", "CUDA_VISIBLE_DEVICES=")
+    assert res.returncode == 1
+    rep = json.loads(res.stdout)  # nothing else on stdout
+    assert set(rep) == {"schema", "tool", "target", "summary", "snapshot", "findings"}
+    assert rep["summary"] == {"status": "error", "errors": 1, "warnings": 0}  # no VIRTUAL_ENV: the pip cuDNN is not judged
+    for f in rep["findings"]:
+        assert set(f) == {"id", "severity", "area", "title", "detail", "evidence", "fix"}
+    saved = tmp_path / "report.json"
+    saved.write_text(res.stdout)
+    again = run_cli("check", "--json", "--from", str(saved))
+    assert again.returncode == 1
+    rep2 = json.loads(again.stdout)
+    assert rep2["findings"] == rep["findings"] and rep2["summary"] == rep["summary"]
+
+
+@needs_cc
+def test_text_markdown_strict_only_skip(tree):
+    h100_tree(tree)
+    root = ["--root", str(tree.root), "--env", "VIRTUAL_ENV=/opt/torch/.venv"]
+    text = run_cli("check", *root)
+    assert text.returncode == 0  # warnings only
+    assert "✓ driver       580.159.04 (supports CUDA ≤ 13.0)" in text.stdout
+    assert "! libraries" in text.stdout and text.stdout.strip().endswith("0 errors, 1 warning")
+    assert run_cli("check", "--strict", *root).returncode == 1
+    md = run_cli("check", "--format", "markdown", *root)
+    assert md.stdout.startswith("## trtdoctor") and "| driver | ✓ |" in md.stdout and "`libraries.mixed-versions`" in md.stdout
+    only = check_json(tree.root, "--only", "driver", "--env", "CUDA_VISIBLE_DEVICES=")
+    assert "gpus.hidden" not in ids(only)
+    skipped = check_json(tree.root, "--skip", "libraries", "--env", "VIRTUAL_ENV=/opt/torch/.venv")
+    assert "libraries.mixed-versions" not in ids(skipped)
+
+
+def test_usage_errors_are_one_line_exit_2(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    for args, words in [
+        (("check", "--from", str(bad)), "is not JSON"),
+        (("check", "--from", str(tmp_path / "missing.json")), "cannot read"),
+        (("check", "--only", "gpu"), "unknown area 'gpu'"),
+        (("check", "--format", "yaml"), "unknown --format"),
+        (("check", "--root", str(tmp_path / "nope")), "is not a directory"),
+        (("check", "--env", "NOEQUALS"), "expected KEY=VALUE"),
+    ]:
+        res = run_cli(*args)
+        assert res.returncode == 2, (args, res.stderr)
+        assert words in res.stderr and "Traceback" not in res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"schema": "something/1"}))
+    res = run_cli("check", "--from", str(other))
+    assert res.returncode == 2 and "not a trtdoctor report" in res.stderr
+
+
+def test_env_file(tmp_path, tree):
+    h100_tree(tree)
+    f = tmp_path / "env"
+    f.write_text("# judged env\nexport CUDA_VISIBLE_DEVICES=''\nVIRTUAL_ENV=\"/opt/torch/.venv\"\n")
+    rep = check_json(tree.root, "--env-file", str(f))
+    assert rep["snapshot"]["env"]["vars"]["CUDA_VISIBLE_DEVICES"] == ""
+    assert "gpus.hidden" in ids(rep)
+
+
+def test_hung_nvidia_smi_ends_within_the_timeout(tmp_path):
+    """NVML unavailable, so the probe falls back to nvidia-smi, which hangs."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "nvidia-smi").write_text("#!/bin/sh\nsleep 60\n")
+    (fake / "nvidia-smi").chmod(0o755)
+    nonvml = tmp_path / "py"
+    nonvml.mkdir()
+    (nonvml / "pynvml.py").write_text("raise ImportError('pynvml hidden by the test')\n")
+    env = {"PATH": f"{fake}:/usr/bin:/bin", "PYTHONPATH": str(nonvml)}
+    t0 = time.monotonic()
+    res = run_cli("check", "--json", "--only", "gpus", "--timeout", "1", env=env)
+    took = time.monotonic() - t0
+    assert res.returncode in (0, 1), res.stderr
+    nvml = json.loads(res.stdout)["snapshot"]["nvml"]
+    assert nvml["smi_error"] == "could not collect: nvidia-smi timed out after 1s"
+    assert took < 15
+
+
+def test_crashing_probe_is_reported_not_fatal(tmp_path):
+    """A probe child that segfaults becomes 'could not collect'."""
+    crash = tmp_path / "py"
+    crash.mkdir()
+    (crash / "pynvml.py").write_text("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n")
+    res = run_cli("check", "--json", "--only", "gpus", env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(crash)})
+    assert res.returncode in (0, 1), res.stderr
+    nvml = json.loads(res.stdout)["snapshot"]["nvml"]
+    assert nvml["error"] == "could not collect: NVML probe crashed with SIGSEGV"

@@ -1,0 +1,117 @@
+"""TensorRT, TF-TRT and precision rules on static trees with real dist-info metadata."""
+
+from conftest import Tree, check_json, h100_tree, ids, needs_cc
+
+pytestmark = needs_cc
+SITE = "/opt/venv/lib/python3.12/site-packages"
+ENV = ("--env", "VIRTUAL_ENV=/opt/venv")
+
+
+def bindings_only(t: Tree, version="11.4.0.106", cuda="13") -> Tree:
+    """The real broken install of truth.txt: the bindings wheel without the libs."""
+    t.dist(SITE, f"tensorrt-cu{cuda}-bindings", version)
+    major = version.split(".")[0]
+    t.lib(f"{SITE}/tensorrt_bindings/tensorrt.so", "tensorrt.so", needs=(f"libnvonnxparser.so.{major}", f"libnvinfer_plugin.so.{major}", f"libnvinfer.so.{major}"), rpath="$ORIGIN")
+    return t
+
+
+def test_bindings_without_libs_gives_the_pinned_install(tree):
+    bindings_only(h100_tree(tree))
+    rep = check_json(tree.root, *ENV)
+    f = next(f for f in rep["findings"] if f["id"] == "tensorrt.bindings-without-libs")
+    cmd = f["fix"]["commands"][0]
+    assert "--extra-index-url https://pypi.nvidia.com" in cmd
+    for part in ("tensorrt-cu13==11.4.0.106", "tensorrt-cu13-bindings==11.4.0.106", "tensorrt-cu13-libs==11.4.0.106"):
+        assert part in cmd
+    assert any("libnvonnxparser.so.11" in e for e in f["evidence"])
+    inst = rep["snapshot"]["tensorrt"]["installs"][0]
+    assert inst["bindings_so"][0]["soname_majors"] == ["11"]
+    assert inst["bindings_so"][0]["rpath"] == ["$ORIGIN"]
+    # consumers: the loader cannot find the three sonames either
+    assert "libraries.missing" in ids(rep)
+
+
+def test_complete_pip_install_is_healthy(tree):
+    bindings_only(h100_tree(tree))
+    tree.dist(SITE, "tensorrt-cu13", "11.4.0.106")
+    tree.dist(SITE, "tensorrt-cu13-libs", "11.4.0.106")
+    for name in ("libnvinfer", "libnvinfer_plugin", "libnvonnxparser"):
+        tree.lib(f"{SITE}/tensorrt_libs/{name}.so.11", f"{name}.so.11")
+    rep = check_json(tree.root, *ENV, "--env", f"LD_LIBRARY_PATH={SITE}/tensorrt_libs")
+    assert not [i for i in ids(rep) if i.startswith("tensorrt.")], rep["findings"]
+
+
+def test_parts_mismatch_and_libs_stub(tree):
+    h100_tree(tree)
+    tree.dist(SITE, "tensorrt-cu12", "10.13.3.9")
+    tree.dist(SITE, "tensorrt-cu12-bindings", "10.13.3.9")
+    tree.dist(SITE, "tensorrt-cu12-libs", "10.7.0")
+    rep = check_json(tree.root, *ENV)
+    f = next(f for f in rep["findings"] if f["id"] == "tensorrt.parts-mismatch")
+    assert "10.13.3.9" in f["title"] and "10.7.0" in f["title"]
+    assert "tensorrt-cu12-libs==10.13.3.9" in f["fix"]["commands"][0]
+    assert "tensorrt.libs-stub" in ids(rep)
+    # CUDA 12 TensorRT on a CUDA 13 host
+    assert "tensorrt.cuda-mismatch" in ids(rep)
+
+
+def test_placeholder_package(tree):
+    h100_tree(tree)
+    tree.dist(SITE, "nvidia-tensorrt", "99.0.0")
+    f = next(f for f in check_json(tree.root, *ENV)["findings"] if f["id"] == "tensorrt.placeholder")
+    assert "pip uninstall -y nvidia-tensorrt" in f["fix"]["commands"]
+
+
+def test_python_outside_wheel_range(tree):
+    h100_tree(tree)
+    site = "/opt/venv/lib/python3.7/site-packages"
+    tree.dist(site, "tensorrt-cu12", "10.13.3.9")
+    tree.dist(site, "tensorrt-cu12-bindings", "10.13.3.9")
+    tree.dist(site, "tensorrt-cu12-libs", "10.13.3.9")
+    f = next(f for f in check_json(tree.root, *ENV)["findings"] if f["id"] == "tensorrt.python-unsupported")
+    assert "3.7" in f["title"] and "3.8–3.13" in f["title"]
+
+
+def test_pascal_gpu_on_tensorrt_10_and_fp16_slow(tree):
+    tree.base().driver(version="535.104.05", gpu="Tesla P4").cuda("12.2.2", "12.2.140")
+    tree.ldconfig()
+    tree.dist(SITE, "tensorrt", "10.3.0")
+    tree.dist(SITE, "tensorrt-cu12", "10.3.0")
+    tree.dist(SITE, "tensorrt-cu12-bindings", "10.3.0")
+    tree.dist(SITE, "tensorrt-cu12-libs", "10.3.0")
+    rep = check_json(tree.root, *ENV)
+    f = next(f for f in rep["findings"] if f["id"] == "tensorrt.gpu-unsupported")
+    assert "6.1" in f["title"] and "7.0" in f["title"]
+    assert "precision.fp16-slow" in ids(rep)
+    table = rep["snapshot"]["precision"]["gpus"][0]
+    assert table["support"]["fp16"] == "slow" and table["support"]["int8"] is True and table["support"]["bf16"] is False
+
+
+def test_tensorrt_rtx_on_h100_is_refused_and_precision_table(tree):
+    h100_tree(tree)
+    tree.dist(SITE, "tensorrt-rtx-cu13", "1.7.1.116")
+    rep = check_json(tree.root, *ENV)
+    f = next(f for f in rep["findings"] if f["id"] == "tensorrt.rtx-unsupported-gpu")
+    assert "9.0" in f["title"]
+    row = rep["snapshot"]["precision"]["gpus"][0]
+    assert row["compute_capability"] == "9.0"
+    assert {k for k, v in row["support"].items() if v is True} == {"fp32", "tf32", "fp16", "bf16", "int8", "fp8"}
+    assert row["support"]["fp4"] is False
+
+
+def test_tensorrt_11_requests_precision_by_typed_graph(tree):
+    bindings_only(h100_tree(tree))
+    rep = check_json(tree.root, *ENV)
+    assert rep["snapshot"]["precision"]["gpus"][0]["request_by"]["fp16"] == "typed graph"
+
+
+def test_tf_218_has_no_tftrt_and_python_range(tree):
+    h100_tree(tree)
+    tree.dist(SITE, "tensorflow", "2.18.0")
+    rep = check_json(tree.root, *ENV)
+    f = next(f for f in rep["findings"] if f["id"] == "tensorflow.no-tftrt")
+    assert "tensorflow==2.17.1" in f["fix"]["commands"][0]
+    site = "/opt/old/lib/python3.12/site-packages"
+    tree.dist(site, "tensorflow", "2.14.1")
+    rep = check_json(tree.root, "--env", "VIRTUAL_ENV=/opt/old")
+    assert "tensorflow.python-unsupported" in ids(rep)
