@@ -36,8 +36,12 @@ def parse_build_info(text: str) -> dict:
             continue
         tgt = node.targets[0]
         try:
-            if isinstance(tgt, ast.Name) and tgt.id == "build_info" and isinstance(node.value, ast.Dict):
-                out.update(ast.literal_eval(node.value))
+            if isinstance(tgt, ast.Name) and tgt.id == "build_info":
+                value = node.value
+                if isinstance(value, ast.Call) and value.args:  # collections.OrderedDict([...])
+                    value = value.args[0]
+                if isinstance(value, (ast.Dict, ast.List)):
+                    out.update(dict(ast.literal_eval(value)))
             elif isinstance(tgt, ast.Subscript) and getattr(tgt.value, "id", None) == "build_info":
                 key = ast.literal_eval(tgt.slice)
                 out[key] = ast.literal_eval(node.value)

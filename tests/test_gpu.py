@@ -1,0 +1,61 @@
+"""Live checks that need a real NVIDIA GPU; they skip cleanly without one.
+
+Run them on a GPU machine with: python3 -m pytest -m gpu -v
+"""
+
+import json
+import os
+
+import pytest
+from conftest import run_cli
+
+from trtdoctor.probes.live_gpu import NVML_CODE
+from trtdoctor.subproc import run_python_json
+
+
+def _gpu_present() -> bool:
+    res = run_python_json(NVML_CODE, env=dict(os.environ), timeout=20)
+    return bool(res.data and res.data.get("devices"))
+
+
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not _gpu_present(), reason="no NVIDIA GPU visible to NVML")]
+
+
+def live(*extra, env=None):
+    e = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
+    e.update(env or {})
+    res = run_cli("check", "--json", *extra, env=e, timeout=300)
+    assert res.returncode in (0, 1), res.stderr
+    return json.loads(res.stdout)
+
+
+def test_live_check_sees_the_gpu_and_driver():
+    rep = live()
+    snap = rep["snapshot"]
+    nvml = snap["nvml"]
+    assert nvml["source"] == "nvml" and nvml["cuInit"] == 0 and nvml["cuda_device_count"] >= 1
+    dev = snap["gpus"]["devices"][0]
+    assert dev["compute_capability"]  # from NVML itself
+    from trtdoctor import knowledge
+
+    row = knowledge.cc_for_gpu(dev["name"])
+    assert row is None or row["cc"] == dev["compute_capability"], "knowledge base disagrees with NVML"
+    assert snap["driver"]["version"] == nvml["driver"]
+    assert "gpus.hidden" not in [f["id"] for f in rep["findings"]]
+
+
+def test_every_resolved_library_is_what_the_real_loader_maps():
+    snap = live()["snapshot"]["libraries"]
+    judged = {s: v for s, v in snap["libraries"].items() if v.get("resolved")}
+    assert judged, "expected libcuda at least"
+    disagree = {s: (v.get("resolved"), v.get("live")) for s, v in judged.items() if not v.get("live_agrees")}
+    assert not disagree
+    assert all(v["live"]["in_maps"] for v in judged.values())
+
+
+def test_hidden_gpus_named_as_the_cause():
+    rep = live(env={"CUDA_VISIBLE_DEVICES": ""})
+    f = next(f for f in rep["findings"] if f["id"] == "gpus.hidden")
+    assert "CUDA_VISIBLE_DEVICES=''" in f["title"]
+    assert any("cuInit returned 100 CUDA_ERROR_NO_DEVICE" in e for e in f["evidence"])
+    assert any("NVML sees" in e for e in f["evidence"])

@@ -1,0 +1,59 @@
+"""A real tensorflow==2.17.1 from PyPI in a virtual environment, checked live on a machine
+without TensorRT. The venv is cached (TRTDOCTOR_TF_VENV or ~/.cache/trtdoctor-tests)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import run_cli
+
+pytestmark = pytest.mark.tf
+VENV = Path(os.environ.get("TRTDOCTOR_TF_VENV", Path.home() / ".cache" / "trtdoctor-tests" / "tf-2.17.1"))
+
+
+@pytest.fixture(scope="session")
+def tf_venv() -> Path:
+    py = VENV / "bin" / "python"
+    ok = py.exists() and subprocess.run([str(py), "-c", "import importlib.metadata as m; assert m.version('tensorflow') == '2.17.1'"], capture_output=True).returncode == 0
+    if not ok:
+        if sys.version_info[:2] > (3, 12):
+            pytest.skip("tensorflow 2.17.1 has no wheel for this Python")
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
+        res = subprocess.run([str(py), "-m", "pip", "install", "-q", "tensorflow==2.17.1"], capture_output=True, text=True, timeout=1500)
+        assert res.returncode == 0, res.stderr[-2000:]
+    return VENV
+
+
+@pytest.fixture(scope="session")
+def tf_report(tf_venv):
+    env = {k: v for k, v in os.environ.items() if k not in ("LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES")}
+    env["VIRTUAL_ENV"] = str(tf_venv)
+    res = run_cli("check", "--json", "--timeout", "120", env=env, timeout=600)
+    assert res.returncode == 1, res.stderr
+    assert "Traceback" not in res.stderr
+    return json.loads(res.stdout)
+
+
+def test_reports_the_tensorrt_861_build(tf_report):
+    inst = next(i for i in tf_report["snapshot"]["tensorflow"]["installs"] if i["site_packages"].startswith(str(VENV)))
+    assert inst["version"] == "2.17.1"
+    assert inst["build_info"]["is_tensorrt_build"] is True and inst["build_info"]["cuda_version"] == "12.3"
+    live = inst["live"]
+    assert live["linked_tensorrt"] == "8.6.1"
+    assert isinstance(live["is_tensorrt_enabled"], bool)
+    assert live["loaded_tensorrt"] is None  # never asked: it would abort the interpreter
+    assert any("Could not find TensorRT" in line for line in live["log"])
+
+
+def test_says_libnvinfer_does_not_resolve_with_the_fix(tf_report):
+    f = next(f for f in tf_report["findings"] if f["id"] == "tensorflow.tensorrt-not-loadable")
+    assert f["severity"] == "error"
+    assert "TensorRT 8.6.1" in f["title"] and "libnvinfer.so.8.6.1" in f["title"]
+    assert any("cannot open shared object file" in e for e in f["evidence"])
+    assert "tensorrt==8.6.1" in f["fix"]["commands"][0] and "--extra-index-url https://pypi.nvidia.com" in f["fix"]["commands"][0]
+    consumer = next(c for c in tf_report["snapshot"]["libraries"]["consumers"] if c["name"].startswith("tensorflow"))
+    assert {"libnvinfer.so.8.6.1", "libnvinfer_plugin.so.8.6.1", "libcudart.so.12", "libcudnn.so.8"} <= set(consumer["needs"])
+    assert consumer["resolutions"]["libnvinfer.so.8.6.1"]["resolved"] is None
