@@ -92,10 +92,11 @@ class Tree:
             self.link(os.path.join(os.path.dirname(path), name), os.path.basename(path))
         return f
 
-    def dist(self, site: str, name: str, version: str) -> None:
+    def dist(self, site: str, name: str, version: str, files: tuple[str, ...] = ()) -> None:
         d = self.p(f"{site}/{name.replace('-', '_')}-{version}.dist-info")
         d.mkdir(parents=True, exist_ok=True)
         (d / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+        (d / "RECORD").write_text("".join(f"{f},sha256=x,1\n" for f in files))
 
     def ldconfig(self) -> None:
         """Write etc/ld.so.cache with the real ldconfig (links left as they are)."""
@@ -146,10 +147,16 @@ def h100_tree(t: Tree) -> Tree:
     t.base().driver().cuda()
     t.lib("/usr/lib/x86_64-linux-gnu/libcudnn.so.9.14.0", "libcudnn.so.9", links=("libcudnn.so.9", "libcudnn.so"))
     site = "/opt/torch/.venv/lib/python3.12/site-packages"
+    t.lib("/usr/lib/x86_64-linux-gnu/libcudnn_graph.so.9.14.0", "libcudnn_graph.so.9", links=("libcudnn_graph.so.9",))
     t.lib(f"{site}/nvidia/cudnn/lib/libcudnn.so.9", "libcudnn.so.9")
+    t.lib(f"{site}/nvidia/cudnn/lib/libcudnn_graph.so.9", "libcudnn_graph.so.9")
     t.lib(f"{site}/nvidia/cu13/lib/libcudart.so.13", "libcudart.so.13")
-    t.dist(site, "nvidia-cudnn-cu13", "9.19.0.56")
-    t.dist(site, "nvidia-cuda-runtime", "13.0.96")
+    t.lib("/usr/local/cuda-13.0/targets/x86_64-linux/lib/libcufft.so.12.0.0.61", "libcufft.so.12", links=("libcufft.so.12",))
+    t.lib(f"{site}/nvidia/cu13/lib/libcufft.so.12", "libcufft.so.12")
+    t.dist(site, "nvidia-cudnn-cu13", "9.19.0.56", ("nvidia/cudnn/lib/libcudnn.so.9", "nvidia/cudnn/lib/libcudnn_graph.so.9"))
+    t.dist(site, "nvidia-cuda-runtime", "13.0.96", ("nvidia/cu13/lib/libcudart.so.13",))
+    # cu13 wheels share nvidia/cu13/lib: only RECORD says libcufft belongs to nvidia-cufft
+    t.dist(site, "nvidia-cufft", "12.0.0.61", ("nvidia/cu13/lib/libcufft.so.12",))
     t.dist(site, "torch", "2.11.0")
     t.p("/usr/local/nvidia/lib64").mkdir(parents=True, exist_ok=True)
     t.p("/usr/local/nvidia/lib").mkdir(parents=True, exist_ok=True)

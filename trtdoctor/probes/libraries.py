@@ -54,6 +54,7 @@ class Places:
         self.target = target
         self.dirs: list[tuple[str, str]] = []
         self.pip_versions: dict[str, str] = {}
+        self.pip_files: dict[str, tuple[str, str]] = {}  # file -> (label, version) from RECORD
         for d in target.env.get("LD_LIBRARY_PATH", "").split(":"):
             self.add(d, "LD_LIBRARY_PATH")
         for d in model.conf_dirs:
@@ -83,6 +84,7 @@ class Places:
 
     def _pip_dirs(self, env: dict, site: str, where: str) -> None:
         pkgs = env.get("packages", {})
+        self._read_records(site, pkgs, where)
         for sub in sorted(glob.glob(str(self.target.path(site)) + "/nvidia/*/lib")):
             part = os.path.basename(os.path.dirname(sub))
             dist = self._owner(pkgs, part)
@@ -93,6 +95,23 @@ class Places:
             dist = next(((n, v) for n, v in pkgs.items() if n.startswith("tensorrt") and n.endswith("-libs")), None)
             label = f"pip {dist[0]} {dist[1]} ({where})" if dist else f"pip {part} ({where})"
             self.add(sub, label, dist[1] if dist and part != "tensorrt" else None)
+
+    def _read_records(self, site: str, pkgs: dict, where: str) -> None:
+        """Which wheel owns each library file: cu13 wheels share one nvidia/cu13/lib."""
+        for di in glob.glob(str(self.target.path(site)) + "/*.dist-info"):
+            base = os.path.basename(di)
+            if not base.startswith(("nvidia", "tensorrt")):
+                continue
+            name, version = base[: -len(".dist-info")].split("-", 1) if "-" in base else (base, "")
+            name = name.replace("_", "-").lower()
+            try:
+                with open(os.path.join(di, "RECORD"), encoding="utf-8", errors="replace") as fh:
+                    for line in fh:
+                        rel = line.split(",", 1)[0]
+                        if ".so" in rel and not rel.startswith(".."):
+                            self.pip_files[os.path.normpath(f"{site}/{rel}")] = (f"pip {name} {version} ({where})", version)
+            except OSError:
+                continue
 
     @staticmethod
     def _owner(pkgs: dict, part: str) -> tuple[str, str] | None:
@@ -127,6 +146,8 @@ def file_version(target: Target, path: str, places: Places) -> str | None:
     if parts and (name_parts is None or version_key(parts[1]) > version_key(name_parts[1]) or parts[1].count(".") >= 2):
         return parts[1]
     d = os.path.dirname(path)
+    if path in places.pip_files:
+        return places.pip_files[path][1]
     if d in places.pip_versions:
         return places.pip_versions[d]
     stem = parts[0] if parts else ""
@@ -165,7 +186,7 @@ def _copies(target: Target, soname: str, places: Places, model: LoaderModel) -> 
         copy = {
             "path": p,
             "real": target.unroot(real),
-            "via": label,
+            "via": places.pip_files.get(p, (label,))[0],
             "version": file_version(target, p, places),
             "size": os.path.getsize(real) if os.path.exists(real) else None,
             "also": [],

@@ -113,10 +113,11 @@ def probe_driver(target: Target, snap: dict) -> dict:
     info["sys_module"] = sysver.strip() if sysver else None
     info["libcuda"] = _versioned_libs(target, "libcuda")
     info["libnvidia_ml"] = _versioned_libs(target, "libnvidia-ml")
-    compat = []
+    compat, seen = [], set()
     for p in sorted(glob.glob(str(target.path("/usr/local/cuda*")) + "/compat/libcuda.so.*")):
         m2 = re.search(r"libcuda\.so\.(\d+\.\d+(?:\.\d+)?)$", p)
-        if m2 and not os.path.islink(p):
+        if m2 and not os.path.islink(p) and os.path.realpath(p) not in seen:
+            seen.add(os.path.realpath(p))
             compat.append({"path": target.unroot(p), "version": m2.group(1)})
     info["compat_libcuda"] = compat
     wsl = target.path("/usr/lib/wsl/lib/libcuda.so.1")

@@ -104,34 +104,45 @@ def consumer_needs(snap: dict) -> list[Finding]:
     return out
 
 
+GROUP_NAMES = {"cudnn": "cuDNN", "tensorrt": "TensorRT", "cuda": "CUDA", "driver": "driver"}
+
+
 @rule("libraries.mixed-versions", "libraries", "Two different versions of one library can win depending on who loads it")
 def mixed(snap: dict) -> list[Finding]:
-    out = []
+    """One finding per set of sonames split the same way (cuDNN's sub-libraries together)."""
+    groups: dict[tuple, list[tuple[str, dict, dict]]] = {}
     for soname, lib in _libs(snap).items():
-        copies = [c for c in lib.get("copies", []) if c.get("version") and not c.get("elf_error")]
-        versions = {}
-        for c in copies:
-            versions.setdefault(".".join(c["version"].split(".")[:3]), []).append(c)
+        versions: dict[str, list[dict]] = {}
+        for c in lib.get("copies", []):
+            if c.get("version") and not c.get("elf_error"):
+                versions.setdefault(".".join(c["version"].split(".")[:3]), []).append(c)
         if len(versions) < 2:
             continue
-        winner = lib.get("resolved")
+        key = (lib.get("group"), tuple(sorted((v, tuple(sorted(os.path.dirname(c["path"]) for c in cs))) for v, cs in versions.items())))
+        groups.setdefault(key, []).append((soname, lib, versions))
+    out = []
+    for (group, _), members in groups.items():
+        soname, lib, versions = members[0]
+        names = [m[0] for m in members]
+        vs = sorted(versions, key=version_key)
         ev = []
-        for v, cs in sorted(versions.items(), key=lambda kv: version_key(kv[0])):
-            for c in cs:
-                tag = "wins for a plain dlopen" if winner and c["real"] == lib.get("resolved_real") else "other copy"
-                ev.append(f"{c['path']} → {v} via {c['via']} [{tag}]")
-        sev = "warning" if lib.get("group") != "driver" else "error"
-        newest = max(versions, key=version_key)
+        for _, m_lib, m_versions in members:
+            for v in vs:
+                for c in m_versions.get(v, []):
+                    tag = "wins for a plain dlopen" if m_lib.get("resolved") and c["real"] == m_lib.get("resolved_real") else "other copy"
+                    ev.append(f"{c['path']} → {v} via {c['via']} [{tag}]")
+        sev = "error" if group == "driver" else "warning"
+        label = GROUP_NAMES.get(group, soname) if len(names) > 1 else soname
         out.append(
             Finding(
                 "libraries.mixed-versions",
                 sev,
                 "libraries",
-                f"{soname}: {len(versions)} versions installed ({', '.join(sorted(versions, key=version_key))})",
-                f"Which copy a process gets depends on who loads it: a plain dlopen gets {lib.get('version') or '?'} via {lib.get('via')}; "
-                f"frameworks that preload their own wheel libraries (torch, TensorRT's tensorrt_libs) get theirs. Mixed copies in one process cause symbol and version errors.",
+                f"{label}: {len(vs)} versions installed ({', '.join(vs)})" + (f" for {', '.join(names)}" if len(names) > 1 else ""),
+                f"Which copy a process gets depends on who loads it: a plain dlopen of {soname} gets {lib.get('version') or '?'} via {lib.get('via')}; "
+                "frameworks that preload their own wheel libraries (torch, TensorRT's tensorrt_libs) get theirs. Mixed copies in one process cause symbol and version errors.",
                 ev,
-                Fix(f"Keep one version (e.g. {newest}) or make sure each environment only sees its own.", ["trtdoctor check --explain " + soname]),
+                Fix(f"Keep one version (e.g. {vs[-1]}) or make sure each environment only sees its own.", ["trtdoctor check --explain " + soname]),
             )
         )
     return out
