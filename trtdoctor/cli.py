@@ -108,6 +108,66 @@ def check(
     raise typer.Exit(exit_code(rep["summary"], strict))
 
 
+@app.command()
+def fix(
+    format: str = typer.Option("text", "--format", "-f", help="text or json (the plan as data)."),
+    from_: Optional[str] = typer.Option(None, "--from", help="Plan from a saved JSON report instead of a fresh check."),
+    write_env: bool = typer.Option(False, "--write-env", help="Write the environment part of the plan."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="With --write-env/--undo: show the diff, write nothing."),
+    undo: bool = typer.Option(False, "--undo", help="Remove what --write-env wrote."),
+    shell: str = typer.Option("bash", "--shell", help="bash, zsh or fish (for a shell file)."),
+    shell_file: Optional[str] = typer.Option(None, "--shell-file", help="Write a file to source instead of activation hooks."),
+    recipe: Optional[str] = typer.Option(None, "--recipe", help="Write a known-good stack: conda, docker or pip."),
+    out: Path = typer.Option(Path("."), "--out", help="Where --recipe writes."),
+    stack: str = typer.Option("tensorrt", "--stack", help="tensorrt or tf-trt."),
+    tensorrt: Optional[str] = typer.Option(None, "--tensorrt", help="TensorRT version for --recipe."),
+    python: Optional[str] = typer.Option(None, "--python", help="Python version for --recipe."),
+    root: Optional[Path] = typer.Option(None, "--root", help="Judge a mounted rootfs (static mode)."),
+    env_file: Optional[str] = typer.Option(None, "--env-file", help="KEY=VALUE lines: the environment to judge."),
+    env: List[str] = typer.Option([], "--env", help="KEY=VALUE to judge (repeatable)."),
+    timeout: float = typer.Option(10.0, "--timeout", help="Seconds each probe may take."),
+) -> None:
+    """Turn the findings into an ordered plan; --write-env applies its environment part."""
+    from . import engine as run
+    from . import report
+    from .fix import recipes, writers
+    from .fix.plan import build_plan, plan_text
+
+    try:
+        if shell not in ("bash", "zsh", "fish"):
+            raise UsageError(f"unknown --shell {shell!r}: use bash, zsh or fish")
+        target = make_target(root, env_file, env, timeout)
+        rep = report.load(from_) if from_ else run.check(target)[0]
+        if recipe:
+            choice = recipes.choose(rep["snapshot"], stack, tensorrt, python)
+            for p in recipes.write(recipes.render(recipe, choice), out):
+                typer.echo(f"wrote {p}")
+            typer.echo("why: " + "; ".join(choice["why"]))
+            return
+        plan = build_plan(rep)
+        if write_env or undo:
+            where, wp = writers.plan_writes(plan["env"], target.env, shell=shell, shell_file=shell_file, undo=undo)
+            diffs = [c.diff() for c in wp.changes if c.changes]
+            if not diffs:
+                typer.echo(f"{where}: already up to date, nothing to change")
+                return
+            typer.echo("".join(diffs), nl=False)
+            if dry_run:
+                typer.echo("(dry run: nothing written)")
+                return
+            for line in wp.apply():
+                typer.echo(line)
+            return
+    except (UsageError, writers.FixError, recipes.RecipeError) as exc:
+        fail(str(exc))
+    if format == "json":
+        typer.echo(json.dumps(plan, indent=2))
+    else:
+        typer.echo(plan_text(plan))
+        if plan["env"]["prepend"] or plan["env"]["set"]:
+            typer.echo("Apply the environment changes with: trtdoctor fix --write-env (add --dry-run to preview)")
+
+
 def _explain(target: Target, soname: str) -> None:
     from . import render
     from .loader import LoaderModel

@@ -1,0 +1,1 @@
+"""Turning findings into an ordered plan, and writing its environment part safely."""
