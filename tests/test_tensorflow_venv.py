@@ -57,3 +57,15 @@ def test_says_libnvinfer_does_not_resolve_with_the_fix(tf_report):
     consumer = next(c for c in tf_report["snapshot"]["libraries"]["consumers"] if c["name"].startswith("tensorflow"))
     assert {"libnvinfer.so.8.6.1", "libnvinfer_plugin.so.8.6.1", "libcudart.so.12", "libcudnn.so.8"} <= set(consumer["needs"])
     assert consumer["resolutions"]["libnvinfer.so.8.6.1"]["resolved"] is None
+
+
+def test_tf_trt_smoke_stops_with_the_diagnosis_not_an_abort(tf_venv):
+    env = {k: v for k, v in os.environ.items() if k not in ("LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES")}
+    env["VIRTUAL_ENV"] = str(tf_venv)
+    res = run_cli("smoke", "--backend", "tf-trt", "--precision", "fp16", "--format", "json", "--timeout", "120", env=env, timeout=600)
+    assert res.returncode == 1, res.stderr
+    assert "Aborted" not in res.stderr and "Traceback" not in res.stderr
+    r = json.loads(res.stdout)
+    assert r["result"] == "FAIL" and r["request"]["backend"] == "tf-trt"
+    ids = [f["id"] for f in r["preflight"]]
+    assert "tensorflow.tensorrt-not-loadable" in ids

@@ -168,6 +168,48 @@ def fix(
             typer.echo("Apply the environment changes with: trtdoctor fix --write-env (add --dry-run to preview)")
 
 
+@app.command()
+def smoke(
+    precision: str = typer.Option("fp16", "--precision", help="fp32, fp16, int8 or best."),
+    model: str = typer.Option("reference", "--model", help="reference or PATH.onnx."),
+    backend: str = typer.Option("auto", "--backend", help="auto, tensorrt, tf-trt or tensorrt-rtx."),
+    batch: int = typer.Option(8, "--batch", min=1),
+    iterations: int = typer.Option(200, "--iterations", min=1),
+    warmup: int = typer.Option(20, "--warmup", min=0),
+    device: int = typer.Option(0, "--device", min=0),
+    engine_cache: Optional[str] = typer.Option(None, "--engine-cache", help="Where engines, sidecars and the timing cache go."),
+    cuda_graph: bool = typer.Option(False, "--cuda-graph", help="Capture the inference in a CUDA graph."),
+    no_transfers: bool = typer.Option(False, "--no-transfers", help="Keep data on the device while timing."),
+    force: bool = typer.Option(False, "--force", help="Go on despite preflight findings or a refused precision."),
+    format: str = typer.Option("text", "--format", "-f", help="text or json."),
+    from_: Optional[str] = typer.Option(None, "--from", help="Preflight from a saved report instead of a fresh check."),
+    timeout: float = typer.Option(10.0, "--timeout"),
+) -> None:
+    """Build, validate and benchmark a reference model: proof that the stack works."""
+    from . import engine as run
+    from . import report
+    from .smoke.runner import smoke as do_smoke
+    from .smoke.runner import smoke_text
+
+    try:
+        if precision not in ("fp32", "fp16", "int8", "best"):
+            raise UsageError(f"unknown --precision {precision!r}: use fp32, fp16, int8 or best")
+        if backend not in ("auto", "tensorrt", "tf-trt", "tensorrt-rtx"):
+            raise UsageError(f"unknown --backend {backend!r}")
+        if from_:
+            rep, findings = run.recheck(report.load(from_))
+        else:
+            rep, findings = run.check(make_target(None, None, [], timeout))
+    except UsageError as exc:
+        fail(str(exc))
+    opts = dict(
+        precision=precision, model=model, backend=backend, batch=batch, iterations=iterations, warmup=warmup, device=device, engine_cache=engine_cache, cuda_graph=cuda_graph, no_transfers=no_transfers, force=force
+    )
+    result = do_smoke(rep, findings, opts)
+    typer.echo(json.dumps(result, indent=2, default=str) if format == "json" else smoke_text(result))
+    raise typer.Exit(0 if result["result"] == "PASS" else 1)
+
+
 def _explain(target: Target, soname: str) -> None:
     from . import render
     from .loader import LoaderModel

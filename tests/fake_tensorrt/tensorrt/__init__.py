@@ -1,0 +1,134 @@
+"""FAKE TensorRT, for tests only: a full TensorRT cannot be installed in this workplace.
+
+It mimics the small part of the Python API that trtdoctor's builder path calls, with the
+version-dependent differences that matter (TensorRT 11 has no FP16/INT8 builder flags and
+a STRONGLY_TYPED network flag). It builds nothing: the "plan" is JSON describing what was
+asked, so tests can assert on it. Version from FAKE_TRT_VERSION; FAKE_TRT_REFUSE makes
+deserialization fail the way TensorRT-RTX does on an unsupported GPU.
+"""
+
+import enum
+import json
+import os
+
+__version__ = os.environ.get("FAKE_TRT_VERSION", "10.13.3.9")
+_MAJOR = int(__version__.split(".")[0])
+
+
+class ILogger:
+    WARNING, ERROR = 2, 1
+
+    def __init__(self):
+        pass
+
+
+class Logger(ILogger):
+    def __init__(self, severity=2):
+        self.messages = []
+
+    def log(self, severity, msg):
+        self.messages.append(msg)
+
+
+class NetworkDefinitionCreationFlag(enum.IntEnum):
+    EXPLICIT_BATCH = 0
+    if _MAJOR >= 10:
+        STRONGLY_TYPED = 1
+
+
+BuilderFlag = enum.IntEnum("BuilderFlag", ["TF32"] + ([] if _MAJOR >= 11 else ["FP16", "INT8"]))
+
+
+class _Network:
+    def __init__(self, flags):
+        self.flags = flags
+        self.input_dtype = None
+
+
+class OnnxParser:
+    def __init__(self, network, logger):
+        self.network, self.num_errors = network, 0
+
+    def parse(self, data):
+        import onnx
+
+        model = onnx.load_from_string(data)
+        self.network.input_dtype = onnx.helper.tensor_dtype_to_np_dtype(model.graph.input[0].type.tensor_type.elem_type).name
+        return True
+
+
+class _Profile:
+    def __init__(self):
+        self.shapes = {}
+
+    def set_shape(self, name, lo, opt, hi):
+        self.shapes[name] = [list(lo), list(opt), list(hi)]
+
+
+class _TimingCache:
+    def __init__(self, blob):
+        self.blob = blob
+
+    def serialize(self):
+        return b"fake-timing-cache"
+
+
+class _Config:
+    def __init__(self):
+        self.flags, self.profiles, self.int8_calibrator, self.cache = set(), [], None, None
+
+    def set_flag(self, flag):
+        self.flags.add(flag.name)
+
+    def get_flag(self, flag):
+        return flag.name in self.flags
+
+    def add_optimization_profile(self, p):
+        self.profiles.append(p)
+
+    def create_timing_cache(self, blob):
+        return _TimingCache(blob)
+
+    def set_timing_cache(self, cache, ignore_mismatch):
+        self.cache = cache
+
+    def get_timing_cache(self):
+        return self.cache
+
+
+class Builder:
+    def __init__(self, logger):
+        self.logger = logger
+
+    def create_network(self, flags=0):
+        return _Network(flags)
+
+    def create_builder_config(self):
+        return _Config()
+
+    def create_optimization_profile(self):
+        return _Profile()
+
+    def build_serialized_network(self, network, config):
+        return json.dumps(
+            {
+                "fake": True,
+                "version": __version__,
+                "network_flags": network.flags,
+                "input_dtype": network.input_dtype,
+                "builder_flags": sorted(config.flags),
+                "profiles": [p.shapes for p in config.profiles],
+                "calibrator": config.int8_calibrator is not None,
+            }
+        ).encode()
+
+
+class Runtime:
+    def __init__(self, logger):
+        self.logger = logger
+
+    def deserialize_cuda_engine(self, plan):
+        if os.environ.get("FAKE_TRT_REFUSE"):
+            self.logger.log(1, "The engine cannot run on this GPU, which has compute capability 9.0.")
+            return None
+        return json.loads(plan)

@@ -1,0 +1,150 @@
+"""Backends behind one small interface: ``available()``, ``build()``, ``load()``, ``run()``,
+``describe()``. TensorRT and TensorRT-RTX share one implementation on the documented
+Python API; onnxruntime on the CPU is the trusted baseline."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import time
+from pathlib import Path
+
+from .model import INPUT, OUTPUT, to_float16
+
+
+class SmokeError(Exception):
+    """The smoke cannot go on; the message says why in the user's terms."""
+
+
+class OrtBaseline:
+    name = "onnxruntime-cpu"
+
+    def __init__(self, model):
+        import onnxruntime as ort
+
+        self.version = ort.__version__
+        self.sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+
+    def run(self, x):
+        return self.sess.run([OUTPUT], {INPUT: x})[0]
+
+    def time(self, x, iterations: int, warmup: int) -> list[float]:
+        for _ in range(warmup):
+            self.run(x)
+        out = []
+        for _ in range(iterations):
+            t0 = time.perf_counter()
+            self.run(x)
+            out.append((time.perf_counter() - t0) * 1e3)
+        return out
+
+
+class TensorRTBackend:
+    """Native TensorRT (module ``tensorrt``) or TensorRT-RTX (``tensorrt_rtx``)."""
+
+    def __init__(self, module: str = "tensorrt"):
+        self.module_name = module
+        self.name = "tensorrt-rtx" if module == "tensorrt_rtx" else "tensorrt"
+        self.trt = None
+
+    def available(self) -> tuple[bool, str]:
+        try:
+            self.trt = importlib.import_module(self.module_name)
+        except ImportError as exc:
+            return False, f"import {self.module_name} failed: {exc}"
+        return True, self.trt.__version__
+
+    @property
+    def major(self) -> int:
+        return int(self.trt.__version__.split(".")[0])
+
+    @property
+    def strongly_typed(self) -> bool:
+        """TensorRT 11 and TensorRT-RTX have no FP16/INT8 builder flags: the graph's types rule."""
+        return self.name == "tensorrt-rtx" or self.major >= 11
+
+    def _logger(self):
+        trt = self.trt
+
+        class Log(trt.ILogger):
+            def __init__(self):
+                trt.ILogger.__init__(self)
+                self.messages: list[str] = []
+
+            def log(self, severity, msg):
+                self.messages.append(str(msg))
+
+        return Log()
+
+    def build(self, model, precision: str, batch: int, shape: tuple, cache_dir: Path | None, calibration=None) -> dict:
+        trt = self.trt
+        self.log = self._logger()
+        builder = trt.Builder(self.log)
+        flags = 0
+        if self.major < 10 and self.name == "tensorrt":
+            flags |= 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
+        if self.strongly_typed and hasattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED"):
+            flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+        network = builder.create_network(flags)
+        parser = trt.OnnxParser(network, self.log)
+        graph = model
+        self.input_dtype = "float32"
+        if self.strongly_typed:
+            if precision in ("fp16", "best"):
+                graph, self.input_dtype = to_float16(model), "float16"
+            elif precision == "int8":
+                raise SmokeError(f"{self.name} {trt.__version__} takes INT8 only from Q/DQ nodes in the graph; trtdoctor does not insert them yet: use --precision fp16")
+        if not parser.parse(graph.SerializeToString()):
+            errs = [str(parser.get_error(i)) for i in range(parser.num_errors)]
+            raise SmokeError("ONNX parser failed: " + "; ".join(errs))
+        config = builder.create_builder_config()
+        if not self.strongly_typed:
+            if precision in ("fp16", "best"):
+                config.set_flag(trt.BuilderFlag.FP16)
+            if precision in ("int8", "best"):
+                config.set_flag(trt.BuilderFlag.INT8)
+                if calibration is not None:
+                    config.int8_calibrator = calibration
+        profile = builder.create_optimization_profile()
+        profile.set_shape(INPUT, (1, *shape), (batch, *shape), (max(batch, 1) * 2, *shape))
+        config.add_optimization_profile(profile)
+        cache_file = cache_dir / "timing.cache" if cache_dir else None
+        if hasattr(config, "create_timing_cache"):
+            blob = cache_file.read_bytes() if cache_file and cache_file.exists() else b""
+            cache = config.create_timing_cache(blob)
+            config.set_timing_cache(cache, False)
+        t0 = time.perf_counter()
+        plan = builder.build_serialized_network(network, config)
+        build_s = time.perf_counter() - t0
+        if plan is None:
+            raise SmokeError("engine build failed: " + " | ".join(self.log.messages[-3:]))
+        plan = bytes(plan)
+        if cache_file and hasattr(config, "get_timing_cache"):
+            cache_file.write_bytes(bytes(config.get_timing_cache().serialize()))
+        return {
+            "plan": plan,
+            "build_s": build_s,
+            "engine_bytes": len(plan),
+            "strongly_typed": self.strongly_typed,
+            "flags": [f for f in ("FP16", "INT8") if not self.strongly_typed and config.get_flag(getattr(trt.BuilderFlag, f))],
+        }
+
+    def load(self, plan: bytes):
+        runtime = self.trt.Runtime(self.log)
+        engine = runtime.deserialize_cuda_engine(plan)
+        if engine is None:
+            raise SmokeError(f"{self.name} refused to load the engine it built: " + (self.log.messages[-1] if self.log.messages else "no reason given"))
+        self.engine = engine
+        return engine
+
+    def describe(self) -> dict:
+        return {"backend": self.name, "module": self.module_name, "version": self.trt.__version__ if self.trt else None, "strongly_typed": self.strongly_typed if self.trt else None}
+
+
+def save_engine(plan: bytes, meta: dict, cache_dir: Path) -> Path:
+    """The serialized engine and a sidecar saying what it was built with and for."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    path = cache_dir / f"reference-{meta['backend']}-{meta['precision']}.plan"
+    path.write_bytes(plan)
+    path.with_suffix(".plan.json").write_text(json.dumps(meta, indent=2))
+    return path

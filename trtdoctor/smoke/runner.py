@@ -1,0 +1,193 @@
+"""The smoke: preflight → build → validate → benchmark → report (trtdoctor.smoke/1)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from .. import __version__
+from ..findings import Finding
+from .backends import OrtBaseline, SmokeError, TensorRTBackend, save_engine
+from .stats import summarize, warnings_for
+from .validate import compare
+
+SCHEMA = "trtdoctor.smoke/1"
+PREFLIGHT_AREAS = {"tensorrt": {"driver", "gpus", "libraries", "tensorrt"}, "tensorrt-rtx": {"driver", "gpus", "tensorrt"}, "tf-trt": {"driver", "gpus", "tensorflow"}}
+
+
+def stack_of(snapshot: dict, device: int) -> dict:
+    gpus = (snapshot.get("gpus") or {}).get("devices") or []
+    gpu = next((g for g in gpus if g.get("index") == device), gpus[0] if gpus else {})
+    libs = (snapshot.get("libraries") or {}).get("libraries") or {}
+    pick = {k: next((f"{v.get('version') or '?'} ({s})" for s, v in libs.items() if v.get("key") == k and v.get("resolved")), None) for k in ("cudart", "cudnn", "nvinfer")}
+    return {
+        "driver": (snapshot.get("driver") or {}).get("version"),
+        "cuda_driver": (snapshot.get("driver") or {}).get("cuda_driver_version"),
+        "gpu": gpu.get("name"),
+        "compute_capability": gpu.get("compute_capability"),
+        "cudart": pick["cudart"],
+        "cudnn": pick["cudnn"],
+        "libnvinfer": pick["nvinfer"],
+        "tensorrt": (snapshot.get("precision") or {}).get("tensorrt"),
+    }
+
+
+def precision_refusal(snapshot: dict, precision: str, device: int) -> str | None:
+    rows = (snapshot.get("precision") or {}).get("gpus") or []
+    row = next((r for r in rows if r.get("index") == device), rows[0] if rows else None)
+    if not row or precision in ("fp32", "best"):
+        return None
+    sup = (row.get("support") or {}).get(precision)
+    cc = row.get("compute_capability")
+    if sup == "slow":
+        return f"{precision.upper()} on {row.get('name')} (sm_{cc.replace('.', '')}) runs far slower than FP32 ({row.get('note') or 'no fast ' + precision.upper()})"
+    if sup is False:
+        return f"{row.get('name')} (sm_{cc.replace('.', '')}) has no {precision.upper()} support in TensorRT"
+    return None
+
+
+def choose_backend(requested: str, snapshot: dict) -> str:
+    if requested != "auto":
+        return requested
+    import importlib.util
+
+    if importlib.util.find_spec("tensorrt"):
+        return "tensorrt"
+    if importlib.util.find_spec("tensorrt_rtx"):
+        return "tensorrt-rtx"
+    if (snapshot.get("tensorflow") or {}).get("installs"):
+        return "tf-trt"
+    return "tensorrt"
+
+
+def smoke(report: dict, findings: list[Finding], opts: dict) -> dict:
+    snap = report["snapshot"]
+    backend_name = choose_backend(opts["backend"], snap)
+    out = {
+        "schema": SCHEMA,
+        "tool": {"name": "trtdoctor", "version": __version__},
+        "stack": stack_of(snap, opts["device"]),
+        "request": {k: opts[k] for k in ("precision", "batch", "iterations", "warmup", "model", "device", "cuda_graph", "no_transfers")} | {"backend": backend_name},
+        "preflight": [],
+        "result": "FAIL",
+    }
+    areas = PREFLIGHT_AREAS.get(backend_name, set())
+    blocking = [f for f in findings if f.area in areas and f.severity == "error"]
+    out["preflight"] = [f.to_dict() for f in blocking]
+    if blocking and not opts["force"]:
+        out["reason"] = f"preflight: {len(blocking)} problem(s) stop the {backend_name} smoke; `trtdoctor fix` addresses them"
+        return out
+    refusal = precision_refusal(snap, opts["precision"], opts["device"])
+    if refusal and not opts["force"]:
+        out["reason"] = f"refused: {refusal}; pass --force to try anyway"
+        return out
+    try:
+        return _run(out, backend_name, opts, snap)
+    except SmokeError as exc:
+        out["reason"] = str(exc)
+        return out
+
+
+def _load_model(opts):
+    try:
+        import numpy  # noqa: F401
+        import onnx
+    except ImportError as exc:
+        raise SmokeError(f"{exc.name} is not installed: pip install 'trtdoctor[smoke]'") from None
+    from .model import reference_model
+
+    if opts["model"] == "reference":
+        return reference_model()
+    p = Path(opts["model"])
+    if p.suffix != ".onnx":
+        raise SmokeError(f"{p}: only ONNX models (and the reference model) are supported so far")
+    try:
+        return onnx.load(str(p))
+    except Exception as exc:  # onnx raises several types for a broken file
+        raise SmokeError(f"{p} is not a readable ONNX model: {exc}") from None
+
+
+def _run(out: dict, backend_name: str, opts: dict, snap: dict) -> dict:
+    import numpy as np
+
+    from .model import SHAPE, sample_inputs
+
+    model = _load_model(opts)
+    x = sample_inputs(opts["batch"])
+    try:
+        baseline = OrtBaseline(model)
+    except ImportError:
+        raise SmokeError("onnxruntime is not installed (the baseline): pip install 'trtdoctor[smoke]'") from None
+    ref = baseline.run(x)
+    base_ms = baseline.time(x, max(5, min(opts["iterations"], 50)), 3)
+    out["baseline"] = {"name": baseline.name, "version": baseline.version, "latency_ms": summarize(base_ms)}
+    if backend_name == "tf-trt":
+        raise SmokeError("the TF-TRT backend needs TensorFlow ≤ 2.17 with a loadable TensorRT 8.6; run `trtdoctor check --only tensorflow`")
+    be = TensorRTBackend("tensorrt_rtx" if backend_name == "tensorrt-rtx" else "tensorrt")
+    ok, why = be.available()
+    if not ok:
+        raise SmokeError(f"{backend_name} is not usable: {why}; `trtdoctor check` says how to install it")
+    out["backend"] = be.describe()
+    cache = Path(opts["engine_cache"] or os.path.join(os.path.expanduser("~"), ".cache", "trtdoctor", "engines"))
+    cache.mkdir(parents=True, exist_ok=True)
+    built = be.build(model, opts["precision"], opts["batch"], SHAPE, cache)
+    meta = {
+        "backend": be.name,
+        "tensorrt": be.trt.__version__,
+        "precision": opts["precision"],
+        "gpu": out["stack"]["gpu"],
+        "compute_capability": out["stack"]["compute_capability"],
+        "strongly_typed": built["strongly_typed"],
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    path = save_engine(built["plan"], meta, cache)
+    out["build"] = {"seconds": round(built["build_s"], 3), "engine_bytes": built["engine_bytes"], "engine": str(path), "flags": built["flags"], "strongly_typed": built["strongly_typed"]}
+    engine = be.load(built["plan"])
+    from .cuda_run import run_engine
+
+    xin = x.astype(np.float16) if be.input_dtype == "float16" else x
+    res = run_engine(engine, xin, opts["iterations"], opts["warmup"], opts["no_transfers"], opts["cuda_graph"])
+    val = compare(res["output"], ref, opts["precision"])
+    out["validation"] = val
+    gpu, e2e = summarize(res["gpu_ms"]), summarize(res["e2e_ms"])
+    enq = summarize(res["enqueue_ms"])["median"]
+    xfer = summarize(res["transfer_ms"])["median"] if res["transfer_ms"] else None
+    out["benchmark"] = {
+        "gpu_ms": gpu,
+        "e2e_ms": e2e,
+        "throughput_items_per_s": opts["batch"] * 1e3 / e2e["median"],
+        "speedup_vs_baseline": out["baseline"]["latency_ms"]["median"] / e2e["median"],
+        "warnings": warnings_for(gpu, e2e, enq, xfer),
+    }
+    out["result"] = "PASS" if val["passed"] else "FAIL"
+    if not val["passed"]:
+        out["reason"] = f"outputs differ from the baseline beyond {opts['precision']} tolerance: cosine {val['cosine']:.5f}, top-1 {val['top1_agreement']:.3f}, max abs {val['max_abs_error']:.4f}"
+    return out
+
+
+def smoke_text(r: dict) -> str:
+    lines = [f"trtdoctor smoke — {r['request']['backend']} {r['request']['precision']} batch {r['request']['batch']}"]
+    st = r["stack"]
+    lines.append(f"  stack: driver {st['driver']} (CUDA {st['cuda_driver']}), {st['gpu']} sm_{(st['compute_capability'] or '?').replace('.', '')}, TensorRT {st['tensorrt'] or 'not installed'}")
+    for f in r.get("preflight", []):
+        lines.append(f"  ✗ {f['title']}")
+        if f.get("fix"):
+            lines += [f"      $ {c}" for c in f["fix"]["commands"][:2]]
+    if r.get("baseline"):
+        lines.append(f"  baseline {r['baseline']['name']} {r['baseline']['version']}: median {r['baseline']['latency_ms']['median']:.3f} ms")
+    if r.get("build"):
+        b = r["build"]
+        lines.append(f"  build: {b['seconds']} s, engine {b['engine_bytes']} bytes → {b['engine']}")
+    if r.get("validation"):
+        v = r["validation"]
+        lines.append(f"  validate: cosine {v['cosine']:.6f}, top-1 {v['top1_agreement']:.3f}, max abs {v['max_abs_error']:.4g} ({'ok' if v['passed'] else 'MISMATCH'})")
+    if r.get("benchmark"):
+        bm = r["benchmark"]
+        for k in ("gpu_ms", "e2e_ms"):
+            s = bm[k]
+            lines.append(f"  {k[:-3]:<4} ms: min {s['min']:.3f} mean {s['mean']:.3f} median {s['median']:.3f} p90 {s['p90']:.3f} p99 {s['p99']:.3f} max {s['max']:.3f}")
+        lines.append(f"  throughput {bm['throughput_items_per_s']:.1f} items/s, {bm['speedup_vs_baseline']:.1f}× the baseline")
+        lines += [f"  ! {w}" for w in bm["warnings"]]
+    lines.append(f"{r['result']}" + (f": {r['reason']}" if r.get("reason") else ""))
+    return "\n".join(lines)
