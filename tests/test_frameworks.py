@@ -27,8 +27,9 @@ def test_bindings_without_libs_gives_the_pinned_install(tree):
     inst = rep["snapshot"]["tensorrt"]["installs"][0]
     assert inst["bindings_so"][0]["soname_majors"] == ["11"]
     assert inst["bindings_so"][0]["rpath"] == ["$ORIGIN"]
-    # consumers: the loader cannot find the three sonames either
-    assert "libraries.missing" in ids(rep)
+    # consumers: the loader cannot find the three sonames either, and the hint is TensorRT 11
+    missing = [f for f in rep["findings"] if f["id"] == "libraries.missing"]
+    assert missing and all("tensorrt-cu13-libs==11.4.0.106" in f["fix"]["commands"][0] for f in missing)
 
 
 def test_complete_pip_install_is_healthy(tree):

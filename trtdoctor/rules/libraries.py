@@ -30,8 +30,8 @@ def _install_hint(soname: str) -> str:
     if stem.startswith(("libnvinfer", "libnvonnxparser")):
         if major == "8":
             return "pip install --extra-index-url https://pypi.nvidia.com tensorrt==8.6.1 tensorrt-libs==8.6.1 tensorrt-bindings==8.6.1"
-        cuda = "13" if major == "11" else "12"
-        row = knowledge.load("tensorrt")["pip_installs"].get(cuda)
+        key = "trt11" if major == "11" else "12"  # TensorRT 11 exists only for CUDA 13
+        row = knowledge.load("tensorrt")["pip_installs"].get(key)
         return row["command"] if row else "install TensorRT " + major
     if stem.startswith("libcudnn"):
         return f"pip install 'nvidia-cudnn-cu12=={major}.*'" if major in ("8", "9") else f"install cuDNN {major}"

@@ -29,8 +29,16 @@ def stack_of(snapshot: dict, device: int) -> dict:
         "cudart": pick["cudart"],
         "cudnn": pick["cudnn"],
         "libnvinfer": pick["nvinfer"],
-        "tensorrt": (snapshot.get("precision") or {}).get("tensorrt"),
+        "tensorrt": (snapshot.get("precision") or {}).get("tensorrt") or _rtx_version(snapshot),
     }
+
+
+def _rtx_version(snapshot: dict) -> str | None:
+    for inst in (snapshot.get("tensorrt") or {}).get("installs", []):
+        for name, version in inst.get("parts", {}).items():
+            if name.startswith("tensorrt-rtx"):
+                return f"RTX {version}"
+    return None
 
 
 def precision_refusal(snapshot: dict, precision: str, device: int) -> str | None:
