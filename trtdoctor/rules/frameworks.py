@@ -329,7 +329,7 @@ def tf_trt(snap: dict) -> list[Finding]:
             )
         bi = live.get("build_info") or inst.get("build_info") or {}
         if live and bi.get("is_cuda_build") and live.get("gpus") == []:
-            causes = [f.title for f in []]
+            causes = []
             nv = snap.get("nvml") or {}
             env = (snap.get("env") or {}).get("vars") or {}
             if "CUDA_VISIBLE_DEVICES" in env and env["CUDA_VISIBLE_DEVICES"].strip() in ("", "-1"):
