@@ -15,6 +15,13 @@ def bindings_only(t: Tree, version="11.4.0.106", cuda="13") -> Tree:
     return t
 
 
+def pip_trt(t: Tree, site: str, cuda: str, version: str, libs_version: str | None = None) -> None:
+    """The three pip parts of one TensorRT install (dist-info only)."""
+    t.dist(site, f"tensorrt-cu{cuda}", version)
+    t.dist(site, f"tensorrt-cu{cuda}-bindings", version)
+    t.dist(site, f"tensorrt-cu{cuda}-libs", libs_version or version)
+
+
 def test_bindings_without_libs_gives_the_pinned_install(tree):
     bindings_only(h100_tree(tree))
     rep = check_json(tree.root, *ENV)
@@ -44,9 +51,7 @@ def test_complete_pip_install_is_healthy(tree):
 
 def test_parts_mismatch_and_libs_stub(tree):
     h100_tree(tree)
-    tree.dist(SITE, "tensorrt-cu12", "10.13.3.9")
-    tree.dist(SITE, "tensorrt-cu12-bindings", "10.13.3.9")
-    tree.dist(SITE, "tensorrt-cu12-libs", "10.7.0")
+    pip_trt(tree, SITE, "12", "10.13.3.9", libs_version="10.7.0")
     rep = check_json(tree.root, *ENV)
     f = next(f for f in rep["findings"] if f["id"] == "tensorrt.parts-mismatch")
     assert "10.13.3.9" in f["title"] and "10.7.0" in f["title"]
@@ -66,9 +71,7 @@ def test_placeholder_package(tree):
 def test_python_outside_wheel_range(tree):
     h100_tree(tree)
     site = "/opt/venv/lib/python3.7/site-packages"
-    tree.dist(site, "tensorrt-cu12", "10.13.3.9")
-    tree.dist(site, "tensorrt-cu12-bindings", "10.13.3.9")
-    tree.dist(site, "tensorrt-cu12-libs", "10.13.3.9")
+    pip_trt(tree, site, "12", "10.13.3.9")
     f = next(f for f in check_json(tree.root, *ENV)["findings"] if f["id"] == "tensorrt.python-unsupported")
     assert "3.7" in f["title"] and "3.8–3.13" in f["title"]
 
@@ -77,9 +80,7 @@ def test_pascal_gpu_on_tensorrt_10_and_fp16_slow(tree):
     tree.base().driver(version="535.104.05", gpu="Tesla P4").cuda("12.2.2", "12.2.140")
     tree.ldconfig()
     tree.dist(SITE, "tensorrt", "10.3.0")
-    tree.dist(SITE, "tensorrt-cu12", "10.3.0")
-    tree.dist(SITE, "tensorrt-cu12-bindings", "10.3.0")
-    tree.dist(SITE, "tensorrt-cu12-libs", "10.3.0")
+    pip_trt(tree, SITE, "12", "10.3.0")
     rep = check_json(tree.root, *ENV)
     f = next(f for f in rep["findings"] if f["id"] == "tensorrt.gpu-unsupported")
     assert "6.1" in f["title"] and "7.0" in f["title"]

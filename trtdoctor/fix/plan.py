@@ -36,8 +36,9 @@ def build_plan(report: dict) -> dict:
         if manual or (not installs and not fix.get("env")):
             steps.append({"kind": "manual", "finding": f["id"], "title": f["title"], "summary": fix["summary"], "commands": manual})
     steps.sort(key=lambda s: ORDER[s["kind"]])
-    for var in env["prepend"]:
-        env["set"].pop(var, None) if env["set"].get(var, "").startswith(tuple(env["prepend"][var])) else None
+    for var, dirs in env["prepend"].items():
+        if env["set"].get(var, "").startswith(tuple(dirs)):
+            del env["set"][var]  # a full value that already starts with the prepended dirs
     return {"schema": "trtdoctor.plan/1", "steps": steps, "env": env}
 
 

@@ -45,10 +45,12 @@ def choose(snapshot: dict, stack: str = "tensorrt", tensorrt: str | None = None,
             row = knowledge.trt_release(trt)
             if row is None:
                 raise RecipeError(f"TensorRT {tensorrt} is not in the knowledge base")
-            if not any(knowledge.major_minor(c)[0] == major for c in row["cuda"]):
-                major = max(knowledge.major_minor(c)[0] for c in row["cuda"] if knowledge.major_minor(c)[0] <= cuda_major) if any(knowledge.major_minor(c)[0] <= cuda_major for c in row["cuda"]) else None
-                if major is None:
+            majors = [knowledge.major_minor(c)[0] for c in row["cuda"]]
+            if major not in majors:
+                fitting = [m for m in majors if m <= cuda_major]
+                if not fitting:
                     raise RecipeError(f"TensorRT {tensorrt} needs CUDA {', '.join(row['cuda'])}; the driver supports ≤ {max_cuda}")
+                major = max(fitting)
         else:
             trt = pip_rows[str(major)]["tensorrt"] if str(major) in pip_rows else "8.6.1"
         if low_cc and low_cc < (7, 0):
@@ -129,18 +131,13 @@ def render(kind: str, choice: dict) -> dict[str, str]:
 
 
 def write(files: dict[str, str], out: Path) -> list[Path]:
-    from .writers import atomic_write
+    """Through the same backed-up, atomic writer as --write-env."""
+    from .writers import Change, WritePlan, read_text
 
     out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, text in files.items():
-        p = out / name
-        if p.exists() and p.read_text(encoding="utf-8") != text:
-            backup = p.with_name(p.name + ".trtdoctor-backup")
-            atomic_write(backup, p.read_text(encoding="utf-8"))
-        atomic_write(p, text)
-        written.append(p)
-    return written
+    paths = [out / name for name in files]
+    WritePlan([Change(p, read_text(p), text) for p, text in zip(paths, files.values())]).apply()
+    return paths
 
 
 def params_from_header(text: str) -> dict:

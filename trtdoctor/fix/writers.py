@@ -127,7 +127,7 @@ def atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
         raise
 
 
-def _read(p: Path) -> str | None:
+def read_text(p: Path) -> str | None:
     try:
         return p.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -141,12 +141,13 @@ def plan_writes(env: dict, judged_env: dict, *, shell: str = "bash", shell_file:
     conda, venv = judged_env.get("CONDA_PREFIX"), judged_env.get("VIRTUAL_ENV")
     wp = WritePlan()
     if shell_file or not (conda or venv):
-        path = Path(shell_file or "trtdoctor-env.sh" if shell != "fish" else shell_file or "trtdoctor-env.fish").absolute()
-        old = _read(path)
-        new = None if undo else replace_block(old or "", block(activate_lines(env, shell)))
-        if undo and old is not None:
-            new = replace_block(old, None)
-            new = None if not new.strip() else new
+        path = Path(shell_file or ("trtdoctor-env.fish" if shell == "fish" else "trtdoctor-env.sh")).absolute()
+        old = read_text(path)
+        if undo:
+            new = replace_block(old, None) if old is not None else None
+            new = new if new and new.strip() else None  # nothing but our block: remove the file
+        else:
+            new = replace_block(old or "", block(activate_lines(env, shell)))
         wp.changes.append(Change(path, old, new))
         return "shell file", wp
     if conda:
@@ -164,13 +165,13 @@ def plan_writes(env: dict, judged_env: dict, *, shell: str = "bash", shell_file:
         act_text = None if undo else block(save_lines(env) + activate_lines(env))
         deact_text = None if undo else block(restore_lines(env))
         for p, text in ((act, act_text), (deact, deact_text)):
-            old = _read(p)
+            old = read_text(p)
             if undo and old is not None and BEGIN not in old:
                 continue  # not ours
             wp.changes.append(Change(p, old, text))
         return "conda activation hooks", wp
     activate = Path(venv) / "bin" / "activate"
-    old = _read(activate)
+    old = read_text(activate)
     if old is None:
         raise FixError(f"{activate} does not exist; is VIRTUAL_ENV={venv} a venv? Pass --shell-file to write elsewhere")
     new = replace_block(old, None if undo else block(activate_lines(env)))

@@ -84,7 +84,7 @@ class Places:
 
     def _pip_dirs(self, env: dict, site: str, where: str) -> None:
         pkgs = env.get("packages", {})
-        self._read_records(site, pkgs, where)
+        self._read_records(site, where)
         for sub in sorted(glob.glob(str(self.target.path(site)) + "/nvidia/*/lib")):
             part = os.path.basename(os.path.dirname(sub))
             dist = self._owner(pkgs, part)
@@ -96,7 +96,7 @@ class Places:
             label = f"pip {dist[0]} {dist[1]} ({where})" if dist else f"pip {part} ({where})"
             self.add(sub, label, dist[1] if dist and part != "tensorrt" else None)
 
-    def _read_records(self, site: str, pkgs: dict, where: str) -> None:
+    def _read_records(self, site: str, where: str) -> None:
         """Which wheel owns each library file: cu13 wheels share one nvidia/cu13/lib."""
         for di in glob.glob(str(self.target.path(site)) + "/*.dist-info"):
             base = os.path.basename(di)
