@@ -121,6 +121,9 @@ def test_conda_hooks_restore_previous_values_exactly(tmp_path):
     prefix.mkdir()
     rep = report_with_env_fix(tmp_path, "/opt/trt/lib")
     env = {"PATH": os.environ["PATH"], "CONDA_PREFIX": str(prefix)}
+    dry = run_cli("fix", "--from", str(rep), "--write-env", "--dry-run", "--env", f"CONDA_PREFIX={prefix}", env=env)
+    assert dry.returncode == 0 and "activate.d/trtdoctor.sh (after)" in dry.stdout
+    assert list(prefix.iterdir()) == []  # a dry run creates nothing, not even folders
     res = run_cli("fix", "--from", str(rep), "--write-env", "--env", f"CONDA_PREFIX={prefix}", env=env)
     assert res.returncode == 0, res.stderr
     act = prefix / "etc/conda/activate.d/trtdoctor.sh"

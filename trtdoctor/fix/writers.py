@@ -71,6 +71,7 @@ class Change:
     path: Path
     old: str | None
     new: str | None  # None: delete
+    make_parents: bool = False  # create the missing folder when applied (conda's activate.d)
 
     def diff(self) -> str:
         a = (self.old or "").splitlines(keepends=True)
@@ -93,7 +94,10 @@ class WritePlan:
                 continue
             d = c.path.parent
             if c.new is not None and not d.is_dir():
-                raise FixError(f"cannot write {c.path}: {d} does not exist")
+                if not c.make_parents:
+                    raise FixError(f"cannot write {c.path}: {d} does not exist")
+                while not d.is_dir():
+                    d = d.parent
             if not os.access(d, os.W_OK):
                 raise FixError(f"cannot write {c.path}: {d} is not writable (try another --shell-file or fix permissions)")
         done = []
@@ -105,6 +109,11 @@ class WritePlan:
                 if not backup.exists():
                     atomic_write(backup, c.old, mode=c.path.stat().st_mode)
                     done.append(f"backed up {c.path} to {backup}")
+            if c.make_parents and c.new is not None:
+                try:
+                    c.path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise FixError(f"cannot create {c.path.parent}: {exc.strerror}") from None
             if c.new is None:
                 c.path.unlink()
                 done.append(f"removed {c.path}")
@@ -156,19 +165,13 @@ def plan_writes(env: dict, judged_env: dict, *, shell: str = "bash", shell_file:
             raise FixError(f"CONDA_PREFIX {prefix} does not exist; activate the env you mean, or pass --shell-file")
         act = prefix / "etc/conda/activate.d/trtdoctor.sh"
         deact = prefix / "etc/conda/deactivate.d/trtdoctor.sh"
-        for p in (act.parent, deact.parent):
-            if not undo and not p.exists():
-                try:
-                    p.mkdir(parents=True)
-                except OSError as exc:
-                    raise FixError(f"cannot create {p}: {exc.strerror}") from None
         act_text = None if undo else block(save_lines(env) + activate_lines(env))
         deact_text = None if undo else block(restore_lines(env))
         for p, text in ((act, act_text), (deact, deact_text)):
             old = read_text(p)
             if undo and old is not None and BEGIN not in old:
                 continue  # not ours
-            wp.changes.append(Change(p, old, text))
+            wp.changes.append(Change(p, old, text, make_parents=True))
         return "conda activation hooks", wp
     activate = Path(venv) / "bin" / "activate"
     old = read_text(activate)
