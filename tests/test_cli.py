@@ -1,9 +1,10 @@
 """The command line as a user runs it: formats, exit codes, --from, bad input, hung probes."""
 
 import json
+import re
 import time
 
-from conftest import check_json, h100_tree, ids, needs_cc, run_cli
+from conftest import REPO, check_json, h100_tree, ids, needs_cc, run_cli
 
 from trtdoctor import __version__
 
@@ -13,11 +14,18 @@ def test_version():
     assert res.returncode == 0 and res.stdout.strip() == f"trtdoctor {__version__}"
 
 
-def test_list_checks_names_every_area():
+def test_list_checks_lists_every_finding_id_the_rules_can_emit():
+    emitted = set()
+    for f in (REPO / "trtdoctor" / "rules").glob("*.py"):
+        emitted |= set(re.findall(r'Finding\(\s*"([a-z]+\.[a-z0-9.-]+)"', f.read_text()))
+    assert len(emitted) > 50
     res = run_cli("check", "--list-checks")
     assert res.returncode == 0
-    for rid in ("driver.too-old-for-cuda", "gpus.hidden", "libraries.mixed-versions", "tensorflow.tftrt", "tensorrt.install", "precision.capability"):
-        assert rid in res.stdout
+    listed = {line.split()[0] for line in res.stdout.splitlines()}
+    assert emitted <= listed, emitted - listed
+    rows = json.loads(run_cli("check", "--list-checks", "--json").stdout)
+    assert {r["id"] for r in rows} == listed
+    assert all(set(r) == {"id", "area", "severity", "title", "follows"} for r in rows)
 
 
 @needs_cc
@@ -26,10 +34,11 @@ def test_json_mode_prints_only_the_object_and_from_round_trips(tree, tmp_path):
     res = run_cli("check", "--json", "--root", str(tree.root), "--env", "CUDA_VISIBLE_DEVICES=")
     assert res.returncode == 1
     rep = json.loads(res.stdout)  # nothing else on stdout
-    assert set(rep) == {"schema", "tool", "target", "summary", "snapshot", "findings"}
-    assert rep["summary"] == {"status": "error", "errors": 1, "warnings": 0}  # no VIRTUAL_ENV: the pip cuDNN is not judged
+    assert set(rep) == {"schema", "tool", "target", "summary", "areas", "snapshot", "findings"}
+    # no VIRTUAL_ENV: the pip cuDNN is not judged; TensorRT is not installed (a warning)
+    assert rep["summary"] == {"status": "error", "errors": 1, "warnings": 1, "incomplete": 0, "could_not_check": []}
     for f in rep["findings"]:
-        assert set(f) == {"id", "severity", "area", "title", "detail", "evidence", "fix"}
+        assert set(f) == {"id", "severity", "area", "title", "detail", "evidence", "fix", "subject", "caused_by"}
     saved = tmp_path / "report.json"
     saved.write_text(res.stdout)
     again = run_cli("check", "--json", "--from", str(saved))
@@ -45,7 +54,8 @@ def test_text_markdown_strict_only_skip(tree):
     text = run_cli("check", *root)
     assert text.returncode == 0  # warnings only
     assert "✓ driver       580.159.04 (supports CUDA ≤ 13.0)" in text.stdout
-    assert "! libraries" in text.stdout and text.stdout.strip().endswith("0 errors, 1 warning")
+    assert "! libraries" in text.stdout and text.stdout.strip().endswith("0 errors, 2 warnings")
+    assert "! tensorrt     not installed" in text.stdout and "$ pip install --extra-index-url https://pypi.nvidia.com tensorrt-cu13==" in text.stdout
     assert run_cli("check", "--strict", *root).returncode == 1
     md = run_cli("check", "--format", "markdown", *root)
     assert md.stdout.startswith("## trtdoctor") and "| driver | ✓ |" in md.stdout and "`libraries.mixed-versions`" in md.stdout
@@ -61,7 +71,7 @@ def test_usage_errors_are_one_line_exit_2(tmp_path):
     for args, words in [
         (("check", "--from", str(bad)), "is not JSON"),
         (("check", "--from", str(tmp_path / "missing.json")), "cannot read"),
-        (("check", "--only", "gpu"), "unknown area 'gpu'"),
+        (("check", "--only", "gpu"), "unknown area or check 'gpu'"),
         (("check", "--format", "yaml"), "unknown --format"),
         (("check", "--root", str(tmp_path / "nope")), "is not a directory"),
         (("check", "--env", "NOEQUALS"), "expected KEY=VALUE"),

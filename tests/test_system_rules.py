@@ -7,7 +7,7 @@ def env_args(items):
     return [a for item in items for a in ("--env", item)]
 
 
-def test_h100_tree_is_healthy_but_for_the_two_cudnn_copies(tree):
+def test_h100_tree_is_healthy_but_for_the_two_cudnn_copies_and_no_tensorrt(tree):
     rep = check_json(h100_tree(tree).root, *env_args(H100_ENV))
     snap = rep["snapshot"]
     assert rep["schema"] == "trtdoctor.report/1"
@@ -18,7 +18,19 @@ def test_h100_tree_is_healthy_but_for_the_two_cudnn_copies(tree):
     assert snap["cuda"]["toolkits"][0]["version"] == "13.0.2"
     assert snap["os"]["id"] == "ubuntu" and snap["os"]["arch"] == "x86-64"
     assert rep["summary"]["errors"] == 0
-    assert ids(rep) == ["libraries.mixed-versions"]
+    assert ids(rep) == ["libraries.mixed-versions", "tensorrt.not-installed"]  # truth.txt: import tensorrt fails there
+    assert rep["summary"]["incomplete"] == 0 and {a: v["status"] for a, v in rep["areas"].items()} == {
+        "os": "ok",
+        "driver": "ok",
+        "gpus": "ok",
+        "env": "ok",
+        "libraries": "warning",
+        "tensorrt": "warning",
+        "tensorflow": "not-applicable",
+        "pycuda": "not-applicable",
+        "onnxruntime": "not-applicable",
+        "precision": "ok",
+    }
 
 
 def test_no_driver(tree):

@@ -41,9 +41,19 @@ def make_target(root: Optional[Path], env_file: Optional[str], env: List[str], t
 
 
 def exit_code(summary: dict, strict: bool) -> int:
-    if summary["errors"] or (strict and summary["warnings"]):
+    """1 on errors or an incomplete check (with --strict, warnings too), else 0."""
+    if summary["errors"] or summary.get("incomplete") or (strict and summary["warnings"]):
         return 1
     return 0
+
+
+def checks_listing(as_json: bool) -> str:
+    from .rules import all_checks
+
+    rows = sorted(all_checks().values(), key=lambda c: c.id)
+    if as_json:
+        return json.dumps([{"id": c.id, "area": c.area, "severity": c.severity, "title": c.title, "follows": list(c.follows)} for c in rows], indent=2)
+    return "\n".join(f"{c.id:<40} {c.area:<12} {c.severity:<14} {c.title}" for c in rows)
 
 
 @app.command()
@@ -55,9 +65,9 @@ def check(
     env_file: Optional[str] = typer.Option(None, "--env-file", help="KEY=VALUE lines: the environment to judge."),
     env: List[str] = typer.Option([], "--env", help="KEY=VALUE to judge (repeatable)."),
     from_: Optional[str] = typer.Option(None, "--from", help="Re-run the rules on a saved JSON report."),
-    only: List[str] = typer.Option([], "--only", help="Only these areas (repeatable)."),
-    skip: List[str] = typer.Option([], "--skip", help="Skip these areas (repeatable)."),
-    list_checks: bool = typer.Option(False, "--list-checks", help="List the checks and exit."),
+    only: List[str] = typer.Option([], "--only", help="Only these areas or finding ids (repeatable)."),
+    skip: List[str] = typer.Option([], "--skip", help="Skip these areas or finding ids (repeatable)."),
+    list_checks: bool = typer.Option(False, "--list-checks", help="List every finding id with its area, severity and one line (--json for data)."),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 on warnings too."),
     timeout: float = typer.Option(10.0, "--timeout", help="Seconds each probe may take."),
     python: Optional[str] = typer.Option(None, "--python", help="Also judge this interpreter's environment."),
@@ -67,19 +77,18 @@ def check(
     """Diagnose the GPU / CUDA / cuDNN / TensorRT stack."""
     from . import engine as run
     from . import render, report
-    from .rules import all_rules
+    from .rules import select
 
     try:
         fmt = "json" if json_ else format
         if fmt not in ("text", "json", "markdown"):
             raise UsageError(f"unknown --format {fmt!r}: use text, json or markdown")
         if list_checks:
-            for r in all_rules():
-                typer.echo(f"{r.id:<36} {r.area:<12} {r.title}")
+            typer.echo(checks_listing(fmt == "json"))
             return
-        areas = run.select_areas(only, skip)
+        selection = select(only, skip)
         if from_:
-            rep, findings = run.recheck(report.load(from_), areas)
+            rep, findings = run.recheck(report.load(from_), selection)
         else:
             target = make_target(root, env_file, env, timeout, python)
             if explain:
@@ -88,23 +97,22 @@ def check(
             progress = None
             if fmt == "text" and sys.stderr.isatty():
                 progress = lambda a: typer.echo(f"\r  probing {a:<12}", err=True, nl=False)  # noqa: E731
-            rep, findings = run.check(target, areas, progress)
+            rep, findings = run.check(target, selection, progress)
             if progress:
                 typer.echo("\r" + " " * 30 + "\r", err=True, nl=False)
         if engine is not None:
             from .smoke.engine_compat import engine_findings
 
             findings = findings + engine_findings(engine, rep["snapshot"])
-            rep = report.build(rep["snapshot"], findings, rep["target"])
+            rep = report.build(rep["snapshot"], findings, rep["target"], rep["areas"])
     except UsageError as exc:
         fail(str(exc))
-    shown = sorted(areas) if areas else None
     if fmt == "json":
         typer.echo(json.dumps(rep, indent=2, default=str))
     elif fmt == "markdown":
         typer.echo(render.markdown(rep, findings))
     else:
-        typer.echo(render.text(rep, findings, verbose, shown))
+        typer.echo(render.text(rep, findings, verbose))
     raise typer.Exit(exit_code(rep["summary"], strict))
 
 

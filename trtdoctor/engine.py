@@ -1,37 +1,35 @@
-"""One check run: probes → snapshot → rules → report."""
+"""One check run: probes → snapshot → rules → area verdicts → report."""
 
 from __future__ import annotations
 
+from .areas import verdicts
 from .findings import Finding
 from .probes import collect
 from .report import build
-from .rules import AREAS, run_rules
-from .target import Target, UsageError
-
-
-def select_areas(only: list[str], skip: list[str]) -> set[str] | None:
-    for a in only + skip:
-        if a not in AREAS:
-            raise UsageError(f"unknown area {a!r}; areas are: {', '.join(AREAS)}")
-    if not only and not skip:
-        return None
-    return (set(only) if only else set(AREAS)) - set(skip)
+from .rules import Selection, run_rules, select
+from .target import Target
 
 
 def target_info(target: Target) -> dict:
     return {"mode": target.mode, "root": str(target.root)}
 
 
-def check(target: Target, areas: set[str] | None = None, progress=None) -> tuple[dict, list[Finding]]:
-    snap = collect(target, areas, progress)
+def judge(snap: dict, selection: Selection) -> tuple[dict, list[Finding]]:
+    """Rules and area verdicts over a snapshot, as a report."""
+    run = run_rules(snap, selection.ids)
+    areas = verdicts(snap, run.findings, run.could_not_check, selection.areas)
+    return build(snap, run.findings, snap["target"], areas), run.findings
+
+
+def check(target: Target, selection: Selection | None = None, progress=None) -> tuple[dict, list[Finding]]:
+    selection = selection or select([], [])
+    snap = collect(target, selection.probe_areas, progress)
     snap["target"] = target_info(target)
-    findings = run_rules(snap, areas)
-    return build(snap, findings, target_info(target)), findings
+    return judge(snap, selection)
 
 
-def recheck(saved: dict, areas: set[str] | None = None) -> tuple[dict, list[Finding]]:
+def recheck(saved: dict, selection: Selection | None = None) -> tuple[dict, list[Finding]]:
     """Re-run the rules on a saved snapshot (support tickets, fleet reports)."""
     snap = dict(saved["snapshot"])
-    snap.setdefault("target", saved.get("target", {}))
-    findings = run_rules(snap, areas)
-    return build(snap, findings, saved.get("target", {})), findings
+    snap["target"] = saved.get("target") or snap.get("target") or {"mode": "static", "root": "/"}
+    return judge(snap, selection or select([], []))

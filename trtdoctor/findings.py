@@ -24,6 +24,8 @@ class Finding:
     detail: str = ""
     evidence: list[str] = field(default_factory=list)
     fix: Fix | None = None
+    subject: str | None = None  # what it is about (a site-packages dir, a soname): links causes only within one subject
+    caused_by: str | None = None  # the id of the finding this one follows from, set by rules.link_causes
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -42,11 +44,21 @@ class Finding:
             detail=d.get("detail", ""),
             evidence=list(d.get("evidence", [])),
             fix=Fix(**fix) if fix else None,
+            subject=d.get("subject"),
         )
 
 
-def summarize(findings: list[Finding]) -> dict:
+def summarize(findings: list[Finding], could_not_check: list[dict] = ()) -> dict:
+    """Counts and a status; areas that could not be checked make the run incomplete."""
     errors = sum(f.severity == "error" for f in findings)
     warnings = sum(f.severity == "warning" for f in findings)
-    status = "error" if errors else "warning" if warnings else "ok"
-    return {"status": status, "errors": errors, "warnings": warnings}
+    areas = sorted({c["area"] for c in could_not_check})
+    status = "error" if errors else "incomplete" if areas else "warning" if warnings else "ok"
+    return {"status": status, "errors": errors, "warnings": warnings, "incomplete": len(areas), "could_not_check": list(could_not_check)}
+
+
+def cause_of(f: Finding, findings: list[Finding]) -> Finding | None:
+    """The finding ``f`` follows from, as rules.link_causes chose it."""
+    if not f.caused_by:
+        return None
+    return next((g for g in findings if g.id == f.caused_by and g is not f and (not f.subject or not g.subject or f.subject == g.subject)), None)

@@ -4,69 +4,21 @@ from __future__ import annotations
 
 import json
 
-from .findings import Finding
-from .rules import AREAS
+from .findings import Finding, cause_of
 
-MARK = {"ok": "✓", "warning": "!", "error": "✗", "info": "·", "skipped": "-"}
+MARK = {"ok": "✓", "warning": "!", "error": "✗", "info": "·", "not-applicable": "–", "could-not-check": "?"}
 
 
 def _libs(snap: dict) -> dict:
     return (snap.get("libraries") or {}).get("libraries") or {}
 
 
-def area_summary(area: str, snap: dict) -> str:
-    """The key facts of a healthy (or not) area in a few words."""
-    s = snap.get(area) or {}
-    if isinstance(s, dict) and "error" in s:
-        return s["error"]
-    if area == "os":
-        bits = [s.get("name") or s.get("id") or "unknown OS", s.get("arch"), f"glibc {s['glibc']}" if s.get("glibc") else None]
-        bits += ["WSL2" if s.get("wsl2") else None, "container" if s.get("container") else None]
-        return ", ".join(b for b in bits if b)
-    if area == "driver":
-        if not s.get("version"):
-            return "no NVIDIA driver found"
-        return f"{s['version']} (supports CUDA ≤ {s.get('cuda_driver_version') or '?'})"
-    if area == "gpus":
-        devs = s.get("devices") or []
-        if not devs:
-            return "no GPU found"
-        return "; ".join(f"{d.get('index')}: {d.get('name')} (sm_{(d.get('compute_capability') or '?').replace('.', '')})" for d in devs)
-    if area == "env":
-        v = s.get("vars") or {}
-        keys = [k for k in ("LD_LIBRARY_PATH", "LD_PRELOAD", "CUDA_VISIBLE_DEVICES", "CONDA_PREFIX", "VIRTUAL_ENV") if k in v]
-        return ", ".join(f"{k} set" for k in keys) or "no GPU-related variables set"
-    if area == "libraries":
-        found = {}
-        for soname, lib in _libs(snap).items():
-            if lib.get("resolved") and lib.get("key") in ("cuda", "cudart", "cudnn", "nvinfer"):
-                found[lib["key"]] = f"{soname} {lib.get('version') or ''}".strip()
-        n = len(_libs(snap))
-        return (", ".join(found.values()) or "no CUDA/cuDNN/TensorRT libraries resolve") + f" ({n} sonames judged)"
-    if area in ("tensorrt", "tensorflow", "pycuda", "onnxruntime"):
-        inst = s.get("installs") or []
-        if not inst:
-            return "not installed"
-        if area == "tensorrt":
-            return "; ".join(", ".join(f"{n} {v}" for n, v in i["parts"].items()) for i in inst)
-        return "; ".join(f"{i.get('package', area)} {i.get('version')}" for i in inst)
-    if area == "precision":
-        rows = s.get("gpus") or []
-        if not rows:
-            return "no GPU to judge"
-        return "; ".join(f"{r.get('name')}: " + " ".join(k for k, v in (r.get("support") or {}).items() if v is True) for r in rows)
-    return ""
-
-
-def area_status(area: str, snap: dict, findings: list[Finding]) -> str:
-    sev = {f.severity for f in findings if f.area == area}
-    if "error" in sev:
-        return "error"
-    if "warning" in sev:
-        return "warning"
-    if area not in snap:
-        return "skipped"
-    return "ok"
+def area_line(area: str, v: dict) -> str:
+    """One line per area; an area not (fully) checked says why."""
+    if v["status"] == "could-not-check":
+        return f"{MARK['could-not-check']} {area:<12} could not check: {v.get('reason')}"
+    extra = f" (could not check all of it: {v['reason']})" if v.get("reason") else ""
+    return f"{MARK[v['status']]} {area:<12} {v['summary']}{extra}"
 
 
 def precision_table(snap: dict) -> list[str]:
@@ -88,34 +40,51 @@ def precision_table(snap: dict) -> list[str]:
     return lines
 
 
-def text(report: dict, findings: list[Finding], verbose: bool = False, areas: list[str] | None = None) -> str:
+def _finding_lines(f: Finding, findings: list[Finding], verbose: bool, indent: str = "    ") -> list[str]:
+    out = [f"{indent}{MARK[f.severity]} {f.title}"]
+    if verbose or f.severity == "error" or f.id.endswith(".not-installed"):
+        if f.detail and verbose:
+            out.append(f"{indent}  {f.detail}")
+        for e in f.evidence[: None if verbose else 3]:
+            out.append(f"{indent}  · {e}")
+        if f.fix:
+            out.append(f"{indent}  fix: {f.fix.summary}")
+            out += [f"{indent}    $ {c}" for c in f.fix.commands]
+            out += [f"{indent}    see {link}" for link in f.fix.links if verbose]
+    for g in findings:
+        if cause_of(g, findings) is f:
+            out.append(f"{indent}  ↳ then {g.severity}: {g.title} [{g.id}]")
+    return out
+
+
+def text(report: dict, findings: list[Finding], verbose: bool = False) -> str:
+    """Areas in order, each finding under its area; a finding that follows from another is
+    listed under its cause (fix that first) and only named in its own area."""
     snap = report["snapshot"]
-    out = [f"trtdoctor {report['tool']['version']} — {report['target']['mode']} check of {report['target']['root']}"]
-    for area in areas or AREAS:
-        st = area_status(area, snap, findings)
-        if st == "skipped":
-            continue
-        out.append(f"{MARK[st]} {area:<12} {area_summary(area, snap)}")
+    out = [f"trtdoctor {report['tool']['version']} — {report['target'].get('mode', '?')} check of {report['target'].get('root', '?')}"]
+    for area, v in report.get("areas", {}).items():
+        out.append(area_line(area, v))
         for f in (x for x in findings if x.area == area):
             if f.severity == "info" and not verbose:
                 continue
-            out.append(f"    {MARK[f.severity]} {f.title}")
-            if verbose or f.severity == "error":
-                if f.detail and verbose:
-                    out.append(f"      {f.detail}")
-                for e in f.evidence[: None if verbose else 3]:
-                    out.append(f"      · {e}")
-                if f.fix:
-                    out.append(f"      fix: {f.fix.summary}")
-                    for c in f.fix.commands:
-                        out.append(f"        $ {c}")
+            cause = cause_of(f, findings)
+            if cause is not None:
+                out.append(f"    {MARK[f.severity]} {f.title} (follows from {cause.id}: fix that first)")
+            else:
+                out += _finding_lines(f, findings, verbose)
         if verbose and area == "libraries":
             out += library_chains(snap)
         if verbose and area == "precision":
             out += precision_table(snap)
-    s = report["summary"]
-    out.append(f"{s['errors']} error{'s' * (s['errors'] != 1)}, {s['warnings']} warning{'s' * (s['warnings'] != 1)}")
+    out.append(summary_line(report["summary"]))
     return "\n".join(out)
+
+
+def summary_line(s: dict) -> str:
+    line = f"{s['errors']} error{'s' * (s['errors'] != 1)}, {s['warnings']} warning{'s' * (s['warnings'] != 1)}"
+    if s.get("incomplete"):
+        line += f"; {s['incomplete']} area{'s' * (s['incomplete'] != 1)} could not be checked (incomplete: exit code 1)"
+    return line
 
 
 def library_chains(snap: dict) -> list[str]:
@@ -147,30 +116,40 @@ def explain(soname: str, resolution, copies: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _md_finding(f: Finding, findings: list[Finding], depth: int) -> list[str]:
+    pad = "  " * depth
+    out = [f"{pad}- **{f.severity}** `{f.id}`: {f.title}"]
+    out += [f"{pad}  - `{e}`" for e in f.evidence]
+    if f.fix:
+        out.append(f"{pad}  - fix: {f.fix.summary}")
+        out += [f"{pad}    `{c}`" for c in f.fix.commands]
+        out += [f"{pad}    <{link}>" for link in f.fix.links]
+    for g in findings:
+        if cause_of(g, findings) is f:
+            out.append(f"{pad}  - then, because of this:")
+            out += _md_finding(g, findings, depth + 2)
+    return out
+
+
 def markdown(report: dict, findings: list[Finding]) -> str:
+    """A bug report: area table, root causes first with their consequences nested, snapshot."""
     snap = report["snapshot"]
     s = report["summary"]
     out = [
-        f"## trtdoctor {report['tool']['version']} report ({report['target']['mode']}, `{report['target']['root']}`)",
+        f"## trtdoctor {report['tool']['version']} report ({report['target'].get('mode')}, `{report['target'].get('root')}`)",
         "",
-        f"**{s['status'].upper()}**: {s['errors']} errors, {s['warnings']} warnings",
+        f"**{s['status'].upper()}**: {summary_line(s)}",
         "",
         "| area | status | summary |",
         "|---|---|---|",
     ]
-    for area in AREAS:
-        st = area_status(area, snap, findings)
-        if st != "skipped":
-            out.append(f"| {area} | {MARK[st]} | {area_summary(area, snap).replace('|', '/')} |")
-    if findings:
-        out += ["", "### Findings", ""]
-        for f in findings:
-            out.append(f"- **{f.severity}** `{f.id}`: {f.title}")
-            for e in f.evidence:
-                out.append(f"  - `{e}`")
-            if f.fix:
-                out.append(f"  - fix: {f.fix.summary}")
-                for c in f.fix.commands:
-                    out.append(f"    `{c}`")
+    for area, v in report.get("areas", {}).items():
+        text_ = f"could not check: {v.get('reason')}" if v["status"] == "could-not-check" else v["summary"]
+        out.append(f"| {area} | {MARK[v['status']]} | {text_.replace('|', '/')} |")
+    roots = [f for f in findings if cause_of(f, findings) is None]
+    if roots:
+        out += ["", "### Findings (root causes first)", ""]
+        for f in roots:
+            out += _md_finding(f, findings, 0)
     out += ["", "<details><summary>snapshot (JSON)</summary>", "", "```json", json.dumps(snap, indent=1)[:20000], "```", "</details>"]
     return "\n".join(out)

@@ -11,13 +11,17 @@ from .target import UsageError
 SCHEMA = "trtdoctor.report/1"
 
 
-def build(snapshot: dict, findings: list[Finding], target: dict) -> dict:
+def build(snapshot: dict, findings: list[Finding], target: dict, areas: dict | None = None) -> dict:
+    """The report; ``areas`` holds one verdict per area shown (see areas.py)."""
     snap = {k: v for k, v in snapshot.items() if not k.startswith("_")}
+    areas = areas or {}
+    could_not_check = [{"area": a, "reason": v["reason"]} for a, v in areas.items() if "reason" in v]
     return {
         "schema": SCHEMA,
         "tool": {"name": "trtdoctor", "version": __version__},
         "target": target,
-        "summary": summarize(findings),
+        "summary": summarize(findings, could_not_check),
+        "areas": areas,
         "snapshot": snap,
         "findings": [f.to_dict() for f in findings],
     }

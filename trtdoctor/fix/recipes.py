@@ -93,6 +93,11 @@ def _header(choice: dict, kind: str, comment: str = "#") -> str:
     return "".join(f"{comment} {ln}\n" for ln in lines)
 
 
+def pip_install_command(choice: dict) -> str:
+    """One pip command line for the chosen TensorRT, all parts pinned, NVIDIA's index named."""
+    return "pip install --extra-index-url https://pypi.nvidia.com " + " ".join(_pip_lines(choice))
+
+
 def _pip_lines(choice: dict) -> list[str]:
     v, cu = choice["tensorrt"], choice["cuda_major"]
     if v.startswith("8."):

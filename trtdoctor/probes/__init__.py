@@ -39,33 +39,24 @@ PROBES: list[Probe] = [
     Probe("precision", frameworks.probe_precision, needs=("gpus", "tensorrt")),
 ]
 
-# Which probe areas each rule area reads; used to skip work that --only/--skip leave out.
-AREA_NEEDS = {
-    "os": {"os"},
-    "driver": {"os", "nvml", "driver", "cuda", "devices", "libraries", "python", "tensorflow"},
-    "gpus": {"nvml", "driver", "gpus", "env", "devices"},
-    "env": {"env", "libraries", "cuda", "python", "os", "tensorflow"},
-    "libraries": {"os", "cuda", "python", "tensorflow", "libraries", "env", "tensorrt"},
-    "tensorrt": {"os", "python", "tensorrt", "libraries", "cuda", "gpus", "nvml", "driver", "tensorflow"},
-    "tensorflow": {"os", "python", "tensorflow", "libraries", "gpus", "nvml", "env", "cuda", "driver"},
-    "pycuda": {"python", "pycuda", "driver", "nvml", "libraries", "os", "cuda", "tensorflow"},
-    "onnxruntime": {"python", "onnxruntime", "libraries", "os", "cuda", "tensorflow"},
-    "precision": {"nvml", "gpus", "tensorrt", "python", "driver"},
-}
+
+def probes_for(areas: set[str] | None) -> list[Probe]:
+    """The probes that fill ``areas`` and every area those probes need (all when None)."""
+    if areas is None:
+        return list(PROBES)
+    wanted, grown = set(areas), True
+    while grown:
+        more = {n for p in PROBES if p.area in wanted for n in p.needs} - wanted
+        wanted |= more
+        grown = bool(more)
+    return [p for p in PROBES if p.area in wanted]
 
 
 def collect(target: Target, areas: set[str] | None = None, progress=None) -> dict:
-    """Run the probes into a snapshot. ``areas`` limits them to what those rule areas read."""
-    wanted = None
-    if areas is not None:
-        wanted = set()
-        for a in areas:
-            wanted |= AREA_NEEDS.get(a, {a})
+    """Run the probes into a snapshot. ``areas`` limits them to those areas and their needs."""
     snap: dict = {"_timings": {}}
-    for probe in PROBES:
+    for probe in probes_for(areas):
         if probe.live_only and not target.live:
-            continue
-        if wanted is not None and probe.area not in wanted:
             continue
         if progress:
             progress(probe.area)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from .. import knowledge
 from ..findings import Finding, Fix
 from ..probes.libraries import soname_parts
-from . import rule
+from . import GPU_CAUSES, Check, rule
 
 TRT_INDEX = "--extra-index-url https://pypi.nvidia.com"
+TRT_PIP_DOCS = "https://docs.nvidia.com/deeplearning/tensorrt/latest/installing-tensorrt/installing.html"
 
 
 def _trt_version(parts: dict) -> str | None:
@@ -35,14 +36,35 @@ def _gpus(snap: dict) -> list[dict]:
     return (snap.get("gpus") or {}).get("devices") or []
 
 
-@rule("tensorrt.install", "tensorrt", "TensorRT pip parts: versions, stubs, placeholders, Python range")
+@rule(
+    reads=("tensorrt",),
+    uses=("libraries", "gpus", "driver"),
+    emits=[
+        Check("tensorrt.placeholder", "error", "nvidia-tensorrt 99.0.0 is an empty placeholder package"),
+        Check("tensorrt.parts-mismatch", "error", "TensorRT parts disagree in version"),
+        Check("tensorrt.bindings-without-libs", "error", "TensorRT Python bindings are installed without the TensorRT libraries"),
+        Check("tensorrt.libs-stub", "error", "A TensorRT -libs package holds no libnvinfer"),
+        Check("tensorrt.python-unsupported", "error", "TensorRT has no wheels for this Python"),
+        Check("tensorrt.bindings-libs-mismatch", "error", "TensorRT bindings would load libnvinfer of another release"),
+        Check("tensorrt.cuda-mismatch", "error", "TensorRT is built for another CUDA major than the runtime here"),
+        Check("tensorrt.driver-too-old", "error", "TensorRT's CUDA major needs a newer driver"),
+        Check("tensorrt.gpu-unsupported", "error", "TensorRT does not support this GPU's compute capability"),
+        Check("tensorrt.builder-failed", "error", "TensorRT imports but cannot create a Builder", follows=GPU_CAUSES),
+        Check(
+            "tensorrt.import-failed",
+            "error",
+            "import tensorrt fails",
+            follows=("tensorrt.bindings-without-libs", "tensorrt.libs-stub", "tensorrt.placeholder", "tensorrt.python-unsupported", "tensorrt.bindings-libs-mismatch"),
+        ),
+    ],
+)
 def trt_install(snap: dict) -> list[Finding]:
     out = []
     for inst in (snap.get("tensorrt") or {}).get("installs", []):
         parts = {n: v for n, v in inst["parts"].items() if "rtx" not in n and "lean" not in n and "dispatch" not in n}
         if not parts:
             continue
-        site = inst["site_packages"]
+        site, start = inst["site_packages"], len(out)
         ver = _trt_version(parts)
         cuda = _cuda_of(parts)
         versions = sorted(set(parts.values()))
@@ -119,7 +141,35 @@ def trt_install(snap: dict) -> list[Finding]:
         out += _trt_cuda(snap, inst, ver, cuda)
         out += _trt_gpus(snap, ver, "TensorRT")
         out += _trt_live(inst)
+        for f in out[start:]:
+            f.subject = site
     return out
+
+
+@rule(reads=("tensorrt", "python"), uses=("driver", "gpus"), emits=[Check("tensorrt.not-installed", "warning", "TensorRT is not installed", follows=("os.no-os",))])
+def trt_missing(snap: dict) -> list[Finding]:
+    """No TensorRT anywhere: say so with the exact install for this driver, GPU and Python."""
+    area = snap.get("tensorrt") or {}
+    if area.get("installs") or area.get("headers"):
+        return []
+    from ..fix.recipes import RecipeError, choose, pip_install_command
+
+    pythons = sorted({e["python_version"] for e in (snap.get("python") or {}).get("environments", []) if e.get("python_version")})
+    try:
+        choice = choose(snap, "tensorrt", None, pythons[-1] if pythons else None)
+    except RecipeError as exc:
+        return [Finding("tensorrt.not-installed", "warning", "tensorrt", "TensorRT is not installed", str(exc), [])]
+    return [
+        Finding(
+            "tensorrt.not-installed",
+            "warning",
+            "tensorrt",
+            "TensorRT is not installed in any Python environment found",
+            "No tensorrt package and no TensorRT headers were found. The install below fits this machine: " + "; ".join(choice["why"]) + ".",
+            [f"Python environments looked at: {len(pythons) and ', '.join(pythons) or 'none'}"],
+            Fix(f"Install TensorRT {choice['tensorrt']} for CUDA {choice['cuda_major']} (all parts pinned to one version, from NVIDIA's index).", [pip_install_command(choice)], links=[TRT_PIP_DOCS]),
+        )
+    ]
 
 
 def _libs_resolve(snap: dict, inst: dict) -> bool:
@@ -240,7 +290,7 @@ def _trt_live(inst: dict) -> list[Finding]:
     return out
 
 
-@rule("tensorrt.rtx", "tensorrt", "TensorRT-RTX installed for a GPU it refuses")
+@rule(reads=("tensorrt", "gpus"), emits=[Check("tensorrt.rtx-unsupported-gpu", "error", "TensorRT-RTX cannot run engines on this GPU")])
 def rtx(snap: dict) -> list[Finding]:
     kb = knowledge.load("tensorrt")["rtx"]
     ok = {knowledge.cc_tuple(c) for c in kb["supported_cc"]}
@@ -267,13 +317,24 @@ def rtx(snap: dict) -> list[Finding]:
     return out
 
 
-@rule("tensorflow.tftrt", "tensorflow", "TF-TRT: missing in TF ≥ 2.18, TensorRT not loadable, linked ≠ loaded, Python range")
+@rule(
+    reads=("tensorflow",),
+    uses=("libraries", "gpus", "nvml", "env", "driver"),
+    emits=[
+        Check("tensorflow.no-tftrt", "warning", "TensorFlow ≥ 2.18 has no TF-TRT"),
+        Check("tensorflow.python-unsupported", "error", "TensorFlow does not support this Python"),
+        Check("tensorflow.tensorrt-not-loadable", "error", "TensorFlow's TensorRT library does not resolve", follows=("libraries.missing", "libraries.wrong-major", "libraries.not-on-loader-path")),
+        Check("tensorflow.linked-vs-loaded", "warning", "TF-TRT loaded another TensorRT than it was linked with"),
+        Check("tensorflow.no-gpu", "error|warning", "A CUDA build of TensorFlow sees no GPU", follows=GPU_CAUSES + ("libraries.missing", "libraries.wrong-major", "libraries.not-on-loader-path")),
+        Check("tensorflow.import-failed", "error", "import tensorflow fails", follows=("libraries.missing", "libraries.wrong-major", "libraries.not-on-loader-path", "libraries.libstdcxx-shadowed")),
+    ],
+)
 def tf_trt(snap: dict) -> list[Finding]:
     out = []
     kb = knowledge.load("tensorflow")
     consumers = (snap.get("libraries") or {}).get("consumers", [])
     for inst in (snap.get("tensorflow") or {}).get("installs", []):
-        v, site = inst["version"], inst["site_packages"]
+        v, site, start = inst["version"], inst["site_packages"], len(out)
         row = knowledge.tf_release(v) or {}
         live = inst.get("live") or {}
         mm = knowledge.major_minor(v)
@@ -353,6 +414,8 @@ def tf_trt(snap: dict) -> list[Finding]:
             )
         if live.get("error"):
             out.append(Finding("tensorflow.import-failed", "error", "tensorflow", f"import tensorflow fails: {live['error']}", "", live.get("log", [])[:4], Fix("See the library findings above.")))
+        for f in out[start:]:
+            f.subject = site
     return out
 
 
@@ -363,7 +426,14 @@ def _tf_trt_install(linked: str) -> str:
     return f"install TensorRT {linked} (TF-TRT needs that exact major)"
 
 
-@rule("pycuda.install", "pycuda", "pycuda's CUDA vs the driver, and its import")
+@rule(
+    reads=("pycuda",),
+    uses=("driver",),
+    emits=[
+        Check("pycuda.import-failed", "error", "pycuda fails to import or initialise", follows=GPU_CAUSES),
+        Check("pycuda.built-for-newer-cuda", "error", "pycuda was built for a newer CUDA than the driver supports"),
+    ],
+)
 def pycuda(snap: dict) -> list[Finding]:
     out = []
     drv = (snap.get("driver") or {}).get("cuda_driver_version")
@@ -397,7 +467,7 @@ def pycuda(snap: dict) -> list[Finding]:
     return out
 
 
-@rule("onnxruntime.tensorrt-ep", "onnxruntime", "onnxruntime-gpu's TensorRT provider libraries")
+@rule(reads=("libraries",), uses=("onnxruntime",), emits=[Check("onnxruntime.tensorrt-ep-unloadable", "warning", "onnxruntime's TensorRT provider cannot load its libraries")])
 def ort(snap: dict) -> list[Finding]:
     out = []
     for c in (snap.get("libraries") or {}).get("consumers", []):
@@ -419,7 +489,13 @@ def ort(snap: dict) -> list[Finding]:
     return out
 
 
-@rule("precision.capability", "precision", "Precisions a GPU lacks or runs slowly")
+@rule(
+    reads=("precision",),
+    emits=[
+        Check("precision.fp16-slow", "warning", "FP16 is slow on this GPU"),
+        Check("precision.no-int8", "info", "INT8 is not supported on this GPU"),
+    ],
+)
 def precision(snap: dict) -> list[Finding]:
     out = []
     for g in (snap.get("precision") or {}).get("gpus", []):

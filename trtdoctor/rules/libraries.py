@@ -8,7 +8,7 @@ from .. import knowledge
 from ..elf import version_key
 from ..findings import Finding, Fix
 from ..probes.libraries import catalog_entry, soname_parts
-from . import rule
+from . import TRT_INSTALL_CAUSES, Check, rule
 
 
 def _libs(snap: dict) -> dict:
@@ -51,10 +51,19 @@ def _activation_fix(d: str, snap: dict) -> Fix:
     return Fix(f"Add {d} to the loader's search path.", cmds, env={"LD_LIBRARY_PATH": d + ":$LD_LIBRARY_PATH"})
 
 
-@rule("libraries.consumer-needs", "libraries", "A soname an installed framework needs does not resolve")
+@rule(
+    reads=("libraries",),
+    uses=("env",),
+    emits=[
+        Check("libraries.not-on-loader-path", "error", "A library a framework needs is on disk where the loader does not look"),
+        Check("libraries.wrong-major", "error", "A framework needs a library major that is not installed (only another major is)", follows=TRT_INSTALL_CAUSES),
+        Check("libraries.missing", "error", "A library a framework needs is not installed", follows=TRT_INSTALL_CAUSES),
+    ],
+)
 def consumer_needs(snap: dict) -> list[Finding]:
     out = []
     for c in (snap.get("libraries") or {}).get("consumers", []):
+        start = len(out)
         for soname, r in (c.get("resolutions") or {}).items():
             if r.get("resolved") and not r.get("error"):
                 continue
@@ -101,13 +110,15 @@ def consumer_needs(snap: dict) -> list[Finding]:
                         Fix(f"Install the library that provides {soname}.", [_install_hint(soname)]),
                     )
                 )
+        for f in out[start:]:
+            f.subject = c["site_packages"]
     return out
 
 
 GROUP_NAMES = {"cudnn": "cuDNN", "tensorrt": "TensorRT", "cuda": "CUDA", "driver": "driver"}
 
 
-@rule("libraries.mixed-versions", "libraries", "Two different versions of one library can win depending on who loads it")
+@rule(reads=("libraries",), emits=[Check("libraries.mixed-versions", "error|warning", "Two different versions of one library can win depending on who loads it")])
 def mixed(snap: dict) -> list[Finding]:
     """One finding per set of sonames split the same way (cuDNN's sub-libraries together)."""
     groups: dict[tuple, list[tuple[str, dict, dict]]] = {}
@@ -148,7 +159,7 @@ def mixed(snap: dict) -> list[Finding]:
     return out
 
 
-@rule("libraries.broken-file", "libraries", "Zero-length, truncated or non-ELF library files")
+@rule(reads=("libraries",), emits=[Check("libraries.broken-file", "error|warning", "Zero-length, truncated or non-ELF library files")])
 def broken(snap: dict) -> list[Finding]:
     out, seen = [], set()
     for soname, lib in _libs(snap).items():
@@ -171,7 +182,7 @@ def broken(snap: dict) -> list[Finding]:
     return out
 
 
-@rule("libraries.unresolved-needed", "libraries", "A library's own NEEDED sonames do not resolve")
+@rule(reads=("libraries",), emits=[Check("libraries.unresolved-needed", "error", "A library's own NEEDED sonames do not resolve")])
 def unresolved(snap: dict) -> list[Finding]:
     out = []
     for soname, lib in _libs(snap).items():
@@ -191,7 +202,13 @@ def unresolved(snap: dict) -> list[Finding]:
     return out
 
 
-@rule("libraries.glibc", "libraries", "A library needs a newer glibc or libstdc++ than the system provides")
+@rule(
+    reads=("libraries", "os"),
+    emits=[
+        Check("libraries.glibc-too-old", "error", "A library needs a newer glibc than the system provides"),
+        Check("libraries.libstdcxx-shadowed", "error", "An older libstdc++ shadows the one a library needs"),
+    ],
+)
 def glibc(snap: dict) -> list[Finding]:
     sysg = (snap.get("os") or {}).get("glibc")
     out = []
@@ -226,7 +243,7 @@ def glibc(snap: dict) -> list[Finding]:
     return out
 
 
-@rule("libraries.cudnn-older-than-build", "libraries", "cuDNN older than the framework was built with")
+@rule(reads=("libraries", "tensorflow"), emits=[Check("libraries.cudnn-older-than-build", "error", "cuDNN older than the framework was built with")])
 def cudnn_build(snap: dict) -> list[Finding]:
     out = []
     for inst in (snap.get("tensorflow") or {}).get("installs", []):
@@ -250,7 +267,13 @@ def cudnn_build(snap: dict) -> list[Finding]:
     return out
 
 
-@rule("libraries.stale-cache", "libraries", "ld.so.cache is missing or older than the libraries in ld.so.conf")
+@rule(
+    reads=("libraries",),
+    emits=[
+        Check("libraries.no-ld-so-cache", "warning", "/etc/ld.so.cache is missing: ld.so.conf directories are not searched"),
+        Check("libraries.stale-cache", "warning", "ld.so.cache does not know libraries that ld.so.conf directories hold"),
+    ],
+)
 def stale(snap: dict) -> list[Finding]:
     lib = snap.get("libraries") or {}
     if "error" in lib or not lib:
@@ -282,7 +305,18 @@ def stale(snap: dict) -> list[Finding]:
     return []
 
 
-@rule("libraries.live-disagrees", "libraries", "The real loader loaded a different file than the model predicts, or failed")
+@rule(
+    reads=("libraries",),
+    emits=[
+        Check(
+            "libraries.dlopen-failed",
+            "error",
+            "The real loader cannot load a library the model resolves",
+            follows=("libraries.unresolved-needed", "libraries.glibc-too-old", "libraries.libstdcxx-shadowed", "libraries.broken-file"),
+        ),
+        Check("libraries.model-disagrees", "warning", "The real loader mapped another file than the model predicts"),
+    ],
+)
 def live(snap: dict) -> list[Finding]:
     out = []
     for soname, lib in _libs(snap).items():

@@ -6,7 +6,7 @@ import re
 
 from .. import knowledge
 from ..findings import Finding, Fix
-from . import rule
+from . import DRIVER_CAUSES, Check, rule
 
 CUDA_COMPAT = "https://docs.nvidia.com/deploy/cuda-compatibility/"
 
@@ -19,7 +19,28 @@ def driver_version(snap: dict) -> str | None:
     return (snap.get("driver") or {}).get("version")
 
 
-@rule("driver.missing", "driver", "No NVIDIA kernel driver is loaded")
+@rule(reads=("os",), emits=[Check("os.no-os", "error", "The judged root holds no operating system")])
+def no_os(snap: dict) -> list[Finding]:
+    """A --root with no os-release and no C library (an empty or wrong directory) cannot be
+    judged: say so instead of painting every area green."""
+    osi = snap.get("os") or {}
+    if _live(snap) or osi.get("id") or osi.get("name") or osi.get("glibc") or osi.get("libc_error"):
+        return []
+    root = snap.get("target", {}).get("root", "?")
+    return [
+        Finding(
+            "os.no-os",
+            "error",
+            "os",
+            f"{root} holds no operating system: nothing here can be judged",
+            "Static mode reads a root file system (a mounted image, a chroot, a container layer). This one has no /etc/os-release and no C library (libc.so.6).",
+            [f"{root}/etc/os-release: absent", f"{root}: no libc.so.6 in /lib, /usr/lib or /lib64"],
+            Fix("Point --root at the top of a root file system (the directory that holds etc/, usr/ and lib/).", ["trtdoctor check --root /path/to/rootfs"]),
+        )
+    ]
+
+
+@rule(reads=("driver", "os"), uses=("nvml",), emits=[Check("driver.missing", "error", "No NVIDIA kernel driver is loaded")])
 def no_driver(snap: dict) -> list[Finding]:
     d = snap.get("driver") or {}
     if "error" in d or d.get("kernel_module") or d.get("sys_module") or (snap.get("nvml") or {}).get("driver"):
@@ -46,7 +67,7 @@ def no_driver(snap: dict) -> list[Finding]:
     ]
 
 
-@rule("driver.no-device-nodes", "driver", "The driver is loaded but /dev/nvidia* device nodes are missing")
+@rule(reads=("driver", "devices"), emits=[Check("driver.no-device-nodes", "error", "The driver is loaded but /dev/nvidia* device nodes are missing")])
 def no_nodes(snap: dict) -> list[Finding]:
     d, dev = snap.get("driver") or {}, snap.get("devices") or {}
     if not (d.get("kernel_module") or d.get("sys_module")) or "error" in dev:
@@ -70,7 +91,7 @@ def no_nodes(snap: dict) -> list[Finding]:
     ]
 
 
-@rule("driver.version-mismatch", "driver", "Kernel module and user-space driver libraries differ in version")
+@rule(reads=("driver",), emits=[Check("driver.version-mismatch", "error", "Kernel module and user-space driver libraries differ in version")])
 def version_mismatch(snap: dict) -> list[Finding]:
     d = snap.get("driver") or {}
     kmod = d.get("kernel_module") or d.get("sys_module")
@@ -104,7 +125,14 @@ def cuda_runtimes(snap: dict) -> list[tuple[str, str]]:
     return out
 
 
-@rule("driver.too-old-for-cuda", "driver", "An installed CUDA runtime needs a newer driver")
+@rule(
+    reads=("driver", "cuda"),
+    uses=("libraries",),
+    emits=[
+        Check("driver.too-old-for-cuda", "error", "An installed CUDA runtime needs a newer driver"),
+        Check("driver.minor-compat", "warning", "A CUDA runtime runs only through minor-version compatibility"),
+    ],
+)
 def too_old(snap: dict) -> list[Finding]:
     drv = driver_version(snap)
     dv = knowledge.parse_version(drv)
@@ -168,7 +196,7 @@ def _hidden_reason(snap: dict) -> tuple[str, str] | None:
     return None
 
 
-@rule("gpus.hidden", "gpus", "Every GPU is hidden by CUDA_VISIBLE_DEVICES / NVIDIA_VISIBLE_DEVICES")
+@rule(reads=("env",), uses=("gpus", "nvml"), emits=[Check("gpus.hidden", "error", "Every GPU is hidden by CUDA_VISIBLE_DEVICES / NVIDIA_VISIBLE_DEVICES")])
 def hidden(snap: dict) -> list[Finding]:
     why = _hidden_reason(snap)
     nv = snap.get("nvml") or {}
@@ -193,7 +221,7 @@ def hidden(snap: dict) -> list[Finding]:
     ]
 
 
-@rule("gpus.cuda-init-failed", "gpus", "cuInit failed although GPUs are visible")
+@rule(reads=("nvml", "env"), uses=("gpus",), emits=[Check("gpus.cuda-init-failed", "error", "cuInit failed although GPUs are visible", follows=DRIVER_CAUSES)])
 def cuinit_failed(snap: dict) -> list[Finding]:
     nv = snap.get("nvml") or {}
     if not nv.get("cuInit") or _hidden_reason(snap):
@@ -211,7 +239,7 @@ def cuinit_failed(snap: dict) -> list[Finding]:
     ]
 
 
-@rule("gpus.none-found", "gpus", "The driver is present but no GPU is listed")
+@rule(reads=("driver", "gpus"), uses=("nvml",), emits=[Check("gpus.none-found", "error", "The driver is present but no GPU is listed", follows=DRIVER_CAUSES)])
 def no_gpu(snap: dict) -> list[Finding]:
     d, g, nv = snap.get("driver") or {}, snap.get("gpus") or {}, snap.get("nvml") or {}
     if g.get("count") or not (d.get("kernel_module") or nv.get("driver")) or "error" in g:
@@ -229,7 +257,16 @@ def no_gpu(snap: dict) -> list[Finding]:
     ]
 
 
-@rule("env.ld-library-path", "env", "LD_LIBRARY_PATH entries that are missing, repeated, empty or mix CUDA majors")
+@rule(
+    reads=("env",),
+    uses=("libraries",),
+    emits=[
+        Check("env.ld-library-path-missing", "warning", "LD_LIBRARY_PATH names directories that do not exist"),
+        Check("env.ld-library-path-empty", "warning", "LD_LIBRARY_PATH has an empty entry (the current directory is searched)"),
+        Check("env.ld-library-path-duplicate", "info", "LD_LIBRARY_PATH repeats entries"),
+        Check("env.ld-library-path-mixed-cuda", "warning", "LD_LIBRARY_PATH mixes CUDA majors"),
+    ],
+)
 def ld_library_path(snap: dict) -> list[Finding]:
     entries = (snap.get("env") or {}).get("ld_library_path") or []
     if not entries:
@@ -293,7 +330,13 @@ def ld_library_path(snap: dict) -> list[Finding]:
     return out
 
 
-@rule("env.ld-preload", "env", "LD_PRELOAD entries that do not exist or force a GPU library")
+@rule(
+    reads=("env",),
+    emits=[
+        Check("env.ld-preload-missing", "error", "LD_PRELOAD names files that do not exist"),
+        Check("env.ld-preload-gpu", "warning", "LD_PRELOAD forces a GPU library into every process"),
+    ],
+)
 def ld_preload(snap: dict) -> list[Finding]:
     entries = (snap.get("env") or {}).get("ld_preload") or []
     out = []
@@ -326,7 +369,15 @@ def ld_preload(snap: dict) -> list[Finding]:
     return out
 
 
-@rule("os.wsl-libcuda", "os", "WSL2: libcuda must come from /usr/lib/wsl/lib")
+@rule(
+    reads=("os", "driver"),
+    uses=("libraries",),
+    emits=[
+        Check("os.wsl-libcuda-missing", "error", "WSL2 without /usr/lib/wsl/lib/libcuda.so.1"),
+        Check("os.wsl-linux-driver", "error", "A Linux NVIDIA driver's libcuda is installed inside WSL2"),
+        Check("os.wsl-libcuda-shadowed", "error", "libcuda.so.1 resolves somewhere other than /usr/lib/wsl/lib", follows=("os.wsl-linux-driver",)),
+    ],
+)
 def wsl(snap: dict) -> list[Finding]:
     osi = snap.get("os") or {}
     if not osi.get("wsl2"):

@@ -91,7 +91,7 @@ def smoke(report: dict, findings: list[Finding], opts: dict) -> dict:
         out["reason"] = f"refused: {refusal}; pass --force to try anyway"
         return out
     try:
-        return _run(out, backend_name, opts, snap)
+        return _run(out, backend_name, opts, snap, install_hint(findings))
     except SmokeError as exc:
         out["reason"] = str(exc)
         return out
@@ -116,7 +116,15 @@ def _load_model(opts):
         raise SmokeError(f"{p} is not a readable ONNX model: {exc}") from None
 
 
-def _run(out: dict, backend_name: str, opts: dict, snap: dict) -> dict:
+def install_hint(findings: list[Finding]) -> str:
+    """What the check says installs TensorRT here, so a smoke that cannot start says it too."""
+    f = next((f for f in findings if f.area == "tensorrt" and f.fix and f.fix.commands), None)
+    if f is None:
+        return "`trtdoctor check --only tensorrt` finds no install problem to fix"
+    return f"`trtdoctor check` ({f.id}) says: {f.fix.commands[0]}"
+
+
+def _run(out: dict, backend_name: str, opts: dict, snap: dict, hint: str = "") -> dict:
     import numpy as np
 
     from .model import SHAPE, sample_inputs
@@ -135,7 +143,7 @@ def _run(out: dict, backend_name: str, opts: dict, snap: dict) -> dict:
     be = TensorRTBackend("tensorrt_rtx" if backend_name == "tensorrt-rtx" else "tensorrt")
     ok, why = be.available()
     if not ok:
-        raise SmokeError(f"{backend_name} is not usable: {why}; `trtdoctor check` says how to install it")
+        raise SmokeError(f"{backend_name} is not usable: {why}; {hint}")
     out["backend"] = be.describe()
     cache = Path(opts["engine_cache"] or os.path.join(os.path.expanduser("~"), ".cache", "trtdoctor", "engines"))
     cache.mkdir(parents=True, exist_ok=True)
