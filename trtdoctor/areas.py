@@ -43,7 +43,7 @@ def _env(s: dict, snap: dict) -> tuple[bool, str]:
 
 def _libraries(s: dict, snap: dict) -> tuple[bool, str]:
     libs = _libs(snap)
-    if not libs:
+    if not any(lib.get("resolved") or lib.get("copies") for lib in libs.values()):
         return False, "no CUDA, cuDNN or TensorRT library found"
     found = {}
     for soname, lib in libs.items():
