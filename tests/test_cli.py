@@ -72,7 +72,7 @@ def test_usage_errors_are_one_line_exit_2(tmp_path):
         (("check", "--from", str(bad)), "is not JSON"),
         (("check", "--from", str(tmp_path / "missing.json")), "cannot read"),
         (("check", "--only", "gpu"), "unknown area or check 'gpu'"),
-        (("check", "--format", "yaml"), "unknown --format"),
+        (("check", "--format", "yaml"), "invalid choice: 'yaml'"),
         (("check", "--root", str(tmp_path / "nope")), "is not a directory"),
         (("check", "--env", "NOEQUALS"), "expected KEY=VALUE"),
     ]:

@@ -1,42 +1,156 @@
-"""The command line: ``trtdoctor check``, ``fix`` and ``smoke``."""
+"""The command line: ``trtdoctor check``, ``fix`` and ``smoke``.
+
+Written with argparse rather than typer/click: the core must start fast (a static check
+has 0.2 s in all), and typer ≥ 0.29 imports pydantic and asyncio while parsing (about
+150 ms here) — more than the whole check costs.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
+import math
 import sys
 from pathlib import Path
-from typing import List, Optional
-
-import typer
 
 from . import __version__
 from .target import Target, UsageError, build_env
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Find out why TensorRT does not work here, and fix it.")
+AREAS_HELP = "os, driver, gpus, env, libraries, tensorrt, tensorflow, pycuda, onnxruntime, precision"
+
+CHECK_EXAMPLES = f"""examples:
+  trtdoctor check                        judge this machine
+  trtdoctor check -v                     with resolution chains and the precision table
+  trtdoctor check --json > report.json   the report as data (schema trtdoctor.report/1)
+  trtdoctor check --root /mnt/image      judge a mounted root file system (reads files only)
+  trtdoctor check --only tensorrt        one area (or a finding id; see --list-checks)
+  trtdoctor check --explain libcudnn.so.9
+  trtdoctor check --engine model.plan    can this machine load this engine?
+
+areas: {AREAS_HELP}
+exit codes: 0 no errors; 1 errors, or areas that could not be checked (--strict: warnings too); 2 usage"""
 
 
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"trtdoctor {__version__}")
-        raise typer.Exit()
+class Parser(argparse.ArgumentParser):
+    """Usage mistakes are one line on stderr and exit 2, like every expected failure."""
+
+    def error(self, message: str) -> None:
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
-@app.callback()
-def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version.")) -> None:
-    pass
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text[:20]!r}") from None
+    if not math.isfinite(value) or value <= 0 or value > 3600:
+        raise argparse.ArgumentTypeError("must be a number of seconds above 0 and at most 3600")
+    return value
 
 
-def fail(message: str, code: int = 2) -> None:
-    typer.echo(f"trtdoctor: {message}", err=True)
-    raise typer.Exit(code)
+def count(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text[:20]!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}")
+        return value
+
+    return parse
 
 
-def make_target(root: Optional[Path], env_file: Optional[str], env: List[str], timeout: float, python: Optional[str] = None) -> Target:
+def python_version(text: str) -> str:
+    parts = text.split(".")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(f"expected a Python version like 3.12, got {text[:20]!r}")
+    return text
+
+
+def _target_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--root", type=Path, help="judge a mounted rootfs, chroot or test tree (static mode: reads files only)")
+    p.add_argument("--env-file", metavar="FILE", help="KEY=VALUE lines: the environment to judge")
+    p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="a variable of the environment to judge (repeatable)")
+    p.add_argument("--timeout", type=seconds, default=10.0, metavar="SECONDS", help="the most each probe may take (default 10)")
+
+
+def build_parser() -> Parser:
+    top = Parser(prog="trtdoctor", description="Find out why TensorRT does not work here, and fix it.")
+    top.add_argument("--version", action="version", version=f"trtdoctor {__version__}")
+    sub = top.add_subparsers(dest="command", metavar="{check,fix,smoke}", parser_class=Parser)
+    fmt = argparse.RawDescriptionHelpFormatter
+
+    c = sub.add_parser("check", help="diagnose the GPU / CUDA / cuDNN / TensorRT stack", description="Diagnose the GPU / CUDA / cuDNN / TensorRT stack.", epilog=CHECK_EXAMPLES, formatter_class=fmt)
+    c.add_argument("--format", "-f", choices=("text", "json", "markdown"), default="text", help="markdown is ready to paste into a bug report")
+    c.add_argument("--json", dest="format", action="store_const", const="json", help="shorthand for --format json")
+    c.add_argument("-v", "--verbose", action="store_true", help="details, resolution chains, precision table")
+    _target_options(c)
+    c.add_argument("--from", dest="from_", metavar="REPORT", help="re-run the rules on a saved JSON report")
+    c.add_argument("--only", action="append", default=[], metavar="AREA|ID", help="only these areas or finding ids (repeatable)")
+    c.add_argument("--skip", action="append", default=[], metavar="AREA|ID", help="skip these areas or finding ids (repeatable)")
+    c.add_argument("--list-checks", action="store_true", help="list every finding id with its area, severity and one line (--json for data)")
+    c.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    c.add_argument("--python", metavar="PATH", help="also judge this interpreter's environment")
+    c.add_argument("--explain", metavar="SONAME", help="print the full loader search for one soname")
+    c.add_argument("--engine", type=Path, metavar="FILE", help="can this machine's TensorRT and GPU load this engine?")
+    c.set_defaults(handler=cmd_check)
+
+    f = sub.add_parser(
+        "fix",
+        help="an ordered plan for the findings; --write-env applies its environment part",
+        description="Turn the findings into an ordered plan; --write-env applies its environment part.",
+        epilog="examples:\n  trtdoctor fix\n  trtdoctor fix --write-env --dry-run\n  trtdoctor fix --recipe docker --out ./trt-stack",
+        formatter_class=fmt,
+    )
+    f.add_argument("--format", "-f", choices=("text", "json"), default="text", help="json: the plan as data (schema trtdoctor.plan/1)")
+    f.add_argument("--from", dest="from_", metavar="REPORT", help="plan from a saved JSON report instead of a fresh check")
+    f.add_argument("--write-env", action="store_true", help="write the environment part of the plan")
+    f.add_argument("--dry-run", action="store_true", help="with --write-env/--undo: show the diff, write nothing")
+    f.add_argument("--undo", action="store_true", help="remove what --write-env wrote")
+    f.add_argument("--shell", choices=("bash", "zsh", "fish"), default="bash", help="for a shell file")
+    f.add_argument("--shell-file", metavar="PATH", help="write a file to source instead of activation hooks")
+    f.add_argument("--recipe", choices=("conda", "docker", "pip"), help="write a known-good stack")
+    f.add_argument("--out", type=Path, default=Path("."), help="where --recipe writes")
+    f.add_argument("--stack", choices=("tensorrt", "tf-trt"), default="tensorrt")
+    f.add_argument("--tensorrt", metavar="VERSION", help="TensorRT version for --recipe")
+    f.add_argument("--python", type=python_version, metavar="X.Y", help="Python version for --recipe")
+    _target_options(f)
+    f.set_defaults(handler=cmd_fix)
+
+    s = sub.add_parser(
+        "smoke",
+        help="build, validate and benchmark a reference model: proof that the stack works",
+        description="Build, validate and benchmark a reference model: proof that the stack works.",
+        epilog="examples:\n  trtdoctor smoke --precision fp16\n  trtdoctor smoke --backend tensorrt-rtx --format json",
+        formatter_class=fmt,
+    )
+    s.add_argument("--precision", choices=("fp32", "fp16", "int8", "best"), default="fp16")
+    s.add_argument("--model", default="reference", metavar="reference|PATH.onnx")
+    s.add_argument("--backend", choices=("auto", "tensorrt", "tf-trt", "tensorrt-rtx"), default="auto")
+    s.add_argument("--batch", type=count(1), default=8)
+    s.add_argument("--iterations", type=count(1), default=200)
+    s.add_argument("--warmup", type=count(0), default=20)
+    s.add_argument("--device", type=count(0), default=0)
+    s.add_argument("--engine-cache", metavar="DIR", help="where engines, sidecars and the timing cache go")
+    s.add_argument("--cuda-graph", action="store_true", help="capture the inference in a CUDA graph")
+    s.add_argument("--no-transfers", action="store_true", help="keep data on the device while timing")
+    s.add_argument("--force", action="store_true", help="go on despite preflight findings or a refused precision")
+    s.add_argument("--format", "-f", choices=("text", "json"), default="text")
+    s.add_argument("--from", dest="from_", metavar="REPORT", help="preflight from a saved report instead of a fresh check")
+    s.add_argument("--timeout", type=seconds, default=10.0, metavar="SECONDS")
+    s.set_defaults(handler=cmd_smoke)
+    return top
+
+
+def out(text: str = "", end: str = "\n") -> None:
+    sys.stdout.write(text + end)
+
+
+def make_target(root: Path | None, env_file: str | None, env: list[str], timeout: float, python: str | None = None) -> Target:
     live = root is None or str(root.resolve()) == "/"
     if root is not None and not root.is_dir():
         raise UsageError(f"--root {root} is not a directory")
-    if timeout <= 0:
-        raise UsageError("--timeout must be positive")
     return Target(root=(root.resolve() if root else Path("/")), env=build_env(live=live, env_file=env_file, env_items=env), live=live, timeout=timeout, python=python)
 
 
@@ -56,169 +170,110 @@ def checks_listing(as_json: bool) -> str:
     return "\n".join(f"{c.id:<40} {c.area:<12} {c.severity:<14} {c.title}" for c in rows)
 
 
-@app.command()
-def check(
-    format: str = typer.Option("text", "--format", "-f", help="text, json or markdown."),
-    json_: bool = typer.Option(False, "--json", help="Shorthand for --format json."),
-    verbose: bool = typer.Option(False, "-v", "--verbose", help="Details, resolution chains, precision table."),
-    root: Optional[Path] = typer.Option(None, "--root", help="Judge a mounted rootfs, chroot or test tree (static mode)."),
-    env_file: Optional[str] = typer.Option(None, "--env-file", help="KEY=VALUE lines: the environment to judge."),
-    env: List[str] = typer.Option([], "--env", help="KEY=VALUE to judge (repeatable)."),
-    from_: Optional[str] = typer.Option(None, "--from", help="Re-run the rules on a saved JSON report."),
-    only: List[str] = typer.Option([], "--only", help="Only these areas or finding ids (repeatable)."),
-    skip: List[str] = typer.Option([], "--skip", help="Skip these areas or finding ids (repeatable)."),
-    list_checks: bool = typer.Option(False, "--list-checks", help="List every finding id with its area, severity and one line (--json for data)."),
-    strict: bool = typer.Option(False, "--strict", help="Exit 1 on warnings too."),
-    timeout: float = typer.Option(10.0, "--timeout", help="Seconds each probe may take."),
-    python: Optional[str] = typer.Option(None, "--python", help="Also judge this interpreter's environment."),
-    explain: Optional[str] = typer.Option(None, "--explain", help="Print the full loader search for one soname."),
-    engine: Optional[Path] = typer.Option(None, "--engine", help="Can this machine load this TensorRT engine?"),
-) -> None:
-    """Diagnose the GPU / CUDA / cuDNN / TensorRT stack."""
+def _progress():
+    """On a terminal: what is still running after 2 s, so a slow probe is never a mystery."""
+    if not sys.stderr.isatty():
+        return None
+    return lambda area: sys.stderr.write(f"\r  probing {area:<12}")
+
+
+def cmd_check(a: argparse.Namespace) -> int:
     from . import engine as run
     from . import render, report
     from .rules import select
 
-    try:
-        fmt = "json" if json_ else format
-        if fmt not in ("text", "json", "markdown"):
-            raise UsageError(f"unknown --format {fmt!r}: use text, json or markdown")
-        if list_checks:
-            typer.echo(checks_listing(fmt == "json"))
-            return
-        selection = select(only, skip)
-        if from_:
-            rep, findings = run.recheck(report.load(from_), selection)
-        else:
-            target = make_target(root, env_file, env, timeout, python)
-            if explain:
-                _explain(target, explain)
-                return
-            progress = None
-            if fmt == "text" and sys.stderr.isatty():
-                progress = lambda a: typer.echo(f"\r  probing {a:<12}", err=True, nl=False)  # noqa: E731
-            rep, findings = run.check(target, selection, progress)
-            if progress:
-                typer.echo("\r" + " " * 30 + "\r", err=True, nl=False)
-        if engine is not None:
-            from .smoke.engine_compat import engine_findings
-
-            findings = findings + engine_findings(engine, rep["snapshot"])
-            rep = report.build(rep["snapshot"], findings, rep["target"], rep["areas"])
-    except UsageError as exc:
-        fail(str(exc))
-    if fmt == "json":
-        typer.echo(json.dumps(rep, indent=2, default=str))
-    elif fmt == "markdown":
-        typer.echo(render.markdown(rep, findings))
+    if a.list_checks:
+        out(checks_listing(a.format == "json"))
+        return 0
+    selection = select(a.only, a.skip)
+    if a.from_:
+        rep, findings = run.recheck(report.load(a.from_), selection)
     else:
-        typer.echo(render.text(rep, findings, verbose))
-    raise typer.Exit(exit_code(rep["summary"], strict))
+        target = make_target(a.root, a.env_file, a.env, a.timeout, a.python)
+        if a.explain:
+            out(_explain(target, a.explain))
+            return 0
+        progress = _progress() if a.format == "text" else None
+        rep, findings = run.check(target, selection, progress)
+        if progress:
+            sys.stderr.write("\r" + " " * 30 + "\r")
+    if a.engine is not None:
+        from .smoke.engine_compat import engine_findings
+
+        findings = findings + engine_findings(a.engine, rep["snapshot"])
+        rep = report.build(rep["snapshot"], findings, rep["target"], rep["areas"])
+    if a.format == "json":
+        out(json.dumps(rep, indent=2, default=str))
+    elif a.format == "markdown":
+        out(render.markdown(rep, findings))
+    else:
+        out(render.text(rep, findings, a.verbose))
+    return exit_code(rep["summary"], a.strict)
 
 
-@app.command()
-def fix(
-    format: str = typer.Option("text", "--format", "-f", help="text or json (the plan as data)."),
-    from_: Optional[str] = typer.Option(None, "--from", help="Plan from a saved JSON report instead of a fresh check."),
-    write_env: bool = typer.Option(False, "--write-env", help="Write the environment part of the plan."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="With --write-env/--undo: show the diff, write nothing."),
-    undo: bool = typer.Option(False, "--undo", help="Remove what --write-env wrote."),
-    shell: str = typer.Option("bash", "--shell", help="bash, zsh or fish (for a shell file)."),
-    shell_file: Optional[str] = typer.Option(None, "--shell-file", help="Write a file to source instead of activation hooks."),
-    recipe: Optional[str] = typer.Option(None, "--recipe", help="Write a known-good stack: conda, docker or pip."),
-    out: Path = typer.Option(Path("."), "--out", help="Where --recipe writes."),
-    stack: str = typer.Option("tensorrt", "--stack", help="tensorrt or tf-trt."),
-    tensorrt: Optional[str] = typer.Option(None, "--tensorrt", help="TensorRT version for --recipe."),
-    python: Optional[str] = typer.Option(None, "--python", help="Python version for --recipe."),
-    root: Optional[Path] = typer.Option(None, "--root", help="Judge a mounted rootfs (static mode)."),
-    env_file: Optional[str] = typer.Option(None, "--env-file", help="KEY=VALUE lines: the environment to judge."),
-    env: List[str] = typer.Option([], "--env", help="KEY=VALUE to judge (repeatable)."),
-    timeout: float = typer.Option(10.0, "--timeout", help="Seconds each probe may take."),
-) -> None:
-    """Turn the findings into an ordered plan; --write-env applies its environment part."""
+def cmd_fix(a: argparse.Namespace) -> int:
     from . import engine as run
     from . import report
     from .fix import recipes, writers
     from .fix.plan import build_plan, plan_text
 
     try:
-        if shell not in ("bash", "zsh", "fish"):
-            raise UsageError(f"unknown --shell {shell!r}: use bash, zsh or fish")
-        target = make_target(root, env_file, env, timeout)
-        rep = report.load(from_) if from_ else run.check(target)[0]
-        if recipe:
-            choice = recipes.choose(rep["snapshot"], stack, tensorrt, python)
-            for p in recipes.write(recipes.render(recipe, choice), out):
-                typer.echo(f"wrote {p}")
-            typer.echo("why: " + "; ".join(choice["why"]))
-            return
+        target = make_target(a.root, a.env_file, a.env, a.timeout)
+        rep = report.load(a.from_) if a.from_ else run.check(target)[0]
+        if a.recipe:
+            choice = recipes.choose(rep["snapshot"], a.stack, a.tensorrt, a.python)
+            for p in recipes.write(recipes.render(a.recipe, choice), a.out):
+                out(f"wrote {p}")
+            out("why: " + "; ".join(choice["why"]))
+            return 0
         plan = build_plan(rep)
-        if write_env or undo:
-            where, wp = writers.plan_writes(plan["env"], target.env, shell=shell, shell_file=shell_file, undo=undo)
-            diffs = [c.diff() for c in wp.changes if c.changes]
-            if not diffs:
-                typer.echo(f"{where}: already up to date, nothing to change")
-                return
-            typer.echo("".join(diffs), nl=False)
-            if dry_run:
-                typer.echo("(dry run: nothing written)")
-                return
-            for line in wp.apply():
-                typer.echo(line)
-            return
-    except (UsageError, writers.FixError, recipes.RecipeError) as exc:
-        fail(str(exc))
-    if format == "json":
-        typer.echo(json.dumps(plan, indent=2))
+        if a.write_env or a.undo:
+            return _write_env(plan, target, a)
+    except (writers.FixError, recipes.RecipeError) as exc:
+        raise UsageError(str(exc)) from None
+    if a.format == "json":
+        out(json.dumps(plan, indent=2))
     else:
-        typer.echo(plan_text(plan))
+        out(plan_text(plan))
         if plan["env"]["prepend"] or plan["env"]["set"]:
-            typer.echo("Apply the environment changes with: trtdoctor fix --write-env (add --dry-run to preview)")
+            out("Apply the environment changes with: trtdoctor fix --write-env (add --dry-run to preview)")
+    return 0
 
 
-@app.command()
-def smoke(
-    precision: str = typer.Option("fp16", "--precision", help="fp32, fp16, int8 or best."),
-    model: str = typer.Option("reference", "--model", help="reference or PATH.onnx."),
-    backend: str = typer.Option("auto", "--backend", help="auto, tensorrt, tf-trt or tensorrt-rtx."),
-    batch: int = typer.Option(8, "--batch", min=1),
-    iterations: int = typer.Option(200, "--iterations", min=1),
-    warmup: int = typer.Option(20, "--warmup", min=0),
-    device: int = typer.Option(0, "--device", min=0),
-    engine_cache: Optional[str] = typer.Option(None, "--engine-cache", help="Where engines, sidecars and the timing cache go."),
-    cuda_graph: bool = typer.Option(False, "--cuda-graph", help="Capture the inference in a CUDA graph."),
-    no_transfers: bool = typer.Option(False, "--no-transfers", help="Keep data on the device while timing."),
-    force: bool = typer.Option(False, "--force", help="Go on despite preflight findings or a refused precision."),
-    format: str = typer.Option("text", "--format", "-f", help="text or json."),
-    from_: Optional[str] = typer.Option(None, "--from", help="Preflight from a saved report instead of a fresh check."),
-    timeout: float = typer.Option(10.0, "--timeout"),
-) -> None:
-    """Build, validate and benchmark a reference model: proof that the stack works."""
+def _write_env(plan: dict, target: Target, a: argparse.Namespace) -> int:
+    from .fix import writers
+
+    where, wp = writers.plan_writes(plan["env"], target.env, shell=a.shell, shell_file=a.shell_file, undo=a.undo)
+    diffs = [c.diff() for c in wp.changes if c.changes]
+    if not diffs:
+        out(f"{where}: already up to date, nothing to change")
+        return 0
+    out("".join(diffs), end="")
+    if a.dry_run:
+        out("(dry run: nothing written)")
+        return 0
+    for line in wp.apply():
+        out(line)
+    return 0
+
+
+def cmd_smoke(a: argparse.Namespace) -> int:
     from . import engine as run
     from . import report
     from .smoke.runner import smoke as do_smoke
     from .smoke.runner import smoke_text
 
-    try:
-        if precision not in ("fp32", "fp16", "int8", "best"):
-            raise UsageError(f"unknown --precision {precision!r}: use fp32, fp16, int8 or best")
-        if backend not in ("auto", "tensorrt", "tf-trt", "tensorrt-rtx"):
-            raise UsageError(f"unknown --backend {backend!r}")
-        if from_:
-            rep, findings = run.recheck(report.load(from_))
-        else:
-            rep, findings = run.check(make_target(None, None, [], timeout))
-    except UsageError as exc:
-        fail(str(exc))
-    opts = dict(
-        precision=precision, model=model, backend=backend, batch=batch, iterations=iterations, warmup=warmup, device=device, engine_cache=engine_cache, cuda_graph=cuda_graph, no_transfers=no_transfers, force=force
-    )
+    if a.from_:
+        rep, findings = run.recheck(report.load(a.from_))
+    else:
+        rep, findings = run.check(make_target(None, None, [], a.timeout))
+    opts = {k: getattr(a, k) for k in ("precision", "model", "backend", "batch", "iterations", "warmup", "device", "engine_cache", "cuda_graph", "no_transfers", "force")}
     result = do_smoke(rep, findings, opts)
-    typer.echo(json.dumps(result, indent=2, default=str) if format == "json" else smoke_text(result))
-    raise typer.Exit(0 if result["result"] == "PASS" else 1)
+    out(json.dumps(result, indent=2, default=str) if a.format == "json" else smoke_text(result))
+    return 0 if result["result"] == "PASS" else 1
 
 
-def _explain(target: Target, soname: str) -> None:
+def _explain(target: Target, soname: str) -> str:
     from . import render
     from .loader import LoaderModel
     from .probes import collect
@@ -229,23 +284,38 @@ def _explain(target: Target, soname: str) -> None:
     model = LoaderModel(target, machine)
     res = model.resolve(soname)
     places = Places(target, snap, model)
-    typer.echo(render.explain(soname, res, _copies(target, soname, places, model)))
+    text = render.explain(soname, res, _copies(target, soname, places, model))
     if target.live and res.found:
         from .probes.libraries import live_dlopen
 
         lv = live_dlopen(target, [soname]).get(soname) or {}
-        typer.echo(f"Real loader: {lv.get('loaded') or lv.get('error')}" + (" (agrees)" if lv.get("loaded") and Path(lv["loaded"]).resolve() == target.path(res.path).resolve() else ""))
+        agrees = lv.get("loaded") and Path(lv["loaded"]).resolve() == target.path(res.path).resolve()
+        text += f"\nReal loader: {lv.get('loaded') or lv.get('error')}" + (" (agrees)" if agrees else "")
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        return args.handler(args)
+    except UsageError as exc:
+        print(f"trtdoctor: {exc}", file=sys.stderr)
+        return 2
 
 
 def run() -> None:
     """Entry point: expected failures are one line; anything else is exit 2, not a traceback."""
     try:
-        app()
-    except SystemExit:
-        raise
+        sys.exit(main())
     except KeyboardInterrupt:
-        typer.echo("trtdoctor: interrupted", err=True)
-        sys.exit(2)
+        print("trtdoctor: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
     except Exception as exc:  # noqa: BLE001
-        typer.echo(f"trtdoctor: internal error: {type(exc).__name__}: {exc} (please report with `trtdoctor check --json`)", err=True)
+        print(f"trtdoctor: internal error: {type(exc).__name__}: {exc} (please report with `trtdoctor check --json`)", file=sys.stderr)
         sys.exit(2)
