@@ -10,6 +10,7 @@ from typing import List, Optional
 import typer
 
 from . import __version__
+from .redact import mask_text
 from .target import Target, UsageError, build_env
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Find out why TensorRT does not work here, and fix it.")
@@ -27,7 +28,7 @@ def main(version: bool = typer.Option(False, "--version", callback=_version, is_
 
 
 def fail(message: str, code: int = 2) -> None:
-    typer.echo(f"trtdoctor: {message}", err=True)
+    typer.echo(f"trtdoctor: {mask_text(message)}", err=True)
     raise typer.Exit(code)
 
 
@@ -226,7 +227,7 @@ def _explain(target: Target, soname: str) -> None:
         from .probes.libraries import live_dlopen
 
         lv = live_dlopen(target, [soname]).get(soname) or {}
-        typer.echo(f"Real loader: {lv.get('loaded') or lv.get('error')}" + (" (agrees)" if lv.get("loaded") and Path(lv["loaded"]).resolve() == target.path(res.path).resolve() else ""))
+        typer.echo(mask_text(f"Real loader: {lv.get('loaded') or lv.get('error')}") + (" (agrees)" if lv.get("loaded") and Path(lv["loaded"]).resolve() == target.path(res.path).resolve() else ""))
 
 
 def run() -> None:
@@ -239,5 +240,5 @@ def run() -> None:
         typer.echo("trtdoctor: interrupted", err=True)
         sys.exit(2)
     except Exception as exc:  # noqa: BLE001
-        typer.echo(f"trtdoctor: internal error: {type(exc).__name__}: {exc} (please report with `trtdoctor check --json`)", err=True)
+        typer.echo(f"trtdoctor: internal error: {type(exc).__name__}: {mask_text(str(exc))} (please report with `trtdoctor check --json`)", err=True)
         sys.exit(2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from .findings import Finding
+from .redact import mask_text
 from .rules import AREAS
 
 MARK = {"ok": "✓", "warning": "!", "error": "✗", "info": "·", "skipped": "-"}
@@ -144,7 +145,7 @@ def explain(soname: str, resolution, copies: list[dict]) -> str:
         for c in copies:
             extra = f" [{c['elf_error']}]" if c.get("elf_error") else ""
             lines.append(f"  {c['path']} → {c['real']} ({c.get('version') or '?'}) via {c['via']}{extra}")
-    return "\n".join(lines)
+    return mask_text("\n".join(lines))
 
 
 def markdown(report: dict, findings: list[Finding]) -> str:
