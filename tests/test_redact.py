@@ -1,10 +1,11 @@
-"""No secret leaves trtdoctor (text, JSON, plans, written files); bad env input is
-one line without its content."""
+"""No secret leaves trtdoctor (text, JSON, Markdown, plans, written files); bad env input is
+one line without its content; the Markdown report is valid and anonymized."""
 
 import json
+import re
 
 import pytest
-from conftest import h100_tree, needs_cc, run_cli
+from conftest import H100_ENV, h100_tree, needs_cc, run_cli
 
 from trtdoctor.redact import anonymize_text, anonymize_tree, mask_text, mask_tree
 
@@ -59,7 +60,7 @@ def test_no_secret_in_any_output(secret_tree, tmp_path):
     assert "/usr/local/nvidia/lib64" in vars_["LD_LIBRARY_PATH"]  # the rest is untouched
     assert "env.ld-library-path-duplicate" in [f["id"] for f in rep["findings"]]
     outputs = {"json": rep_out.stdout}
-    for name, extra in {"text": [], "verbose": ["-v"]}.items():
+    for name, extra in {"text": [], "verbose": ["-v"], "markdown": ["--format", "markdown"]}.items():
         res = run_cli("check", *extra, *root)
         assert res.returncode in (0, 1), res.stderr
         outputs[name] = res.stdout + res.stderr
@@ -155,6 +156,51 @@ def test_binary_huge_unreadable_env_files_are_one_line(tmp_path):
         one_line_usage_error(res, *words)
     for cmd in ("check", "fix"):
         one_line_usage_error(run_cli(cmd, "--root", str(tmp_path), "--env-file", str(binary)), "binary")
+
+
+@needs_cc
+def test_markdown_is_complete_json_without_identifying_details(tree):
+    h100_tree(tree)
+    many = ":".join(f"/home/alice/lib{i}" for i in range(400))  # a large snapshot: each entry is judged
+    items = [*H100_ENV[:1], f"LD_LIBRARY_PATH={many}", "PYTHONSTARTUP=/tmp/a````b|c", "CUDA_VISIBLE_DEVICES=GPU-f6a77f63-f1c4-b51f-e95d-4a853aae4770"]
+    root = ["--root", str(tree.root), *env_args(items)]
+    rep = json.loads(run_cli("check", "--json", *root).stdout)
+    assert rep["snapshot"]["gpus"]["devices"][0]["uuid"].startswith("GPU-f6a77f63")  # JSON keeps what a bug triage needs locally
+    md = run_cli("check", "--format", "markdown", *root)
+    assert md.returncode in (0, 1), md.stderr
+    out = md.stdout
+    m = re.search(r"^(`{3,})json\n(.*?)\n\1$", out, re.S | re.M)
+    assert m, out[-500:]
+    assert len(m.group(1)) >= 5  # longer than the ```` inside a value
+    body = m.group(2)
+    assert len(body) > 20000
+    snap = json.loads(body)
+    assert snap["env"]["vars"]["PYTHONSTARTUP"] == "/tmp/a````b|c"
+    assert snap["env"]["ld_library_path"][399]["path"] == "~/lib399"
+    assert not re.search(r"GPU-[0-9a-f]{8}", out) and "/home/alice" not in out
+    assert out.rstrip().endswith("</details>")
+    for line in out.splitlines():
+        if line.startswith("| "):
+            assert len(re.split(r"(?<!\\)\|", line)) == 5, line  # 3 cells: no | or newline breaks a row
+
+
+def test_markdown_table_cells_and_inline_code_cannot_break_out():
+    from trtdoctor.findings import Finding
+    from trtdoctor.render import markdown
+
+    rep = {
+        "tool": {"version": "0"},
+        "target": {"mode": "static", "root": "/home/bob/rootfs"},
+        "summary": {"status": "error", "errors": 1, "warnings": 0},
+        "snapshot": {"os": {"name": "Evil | OS\nnext", "arch": "x86-64"}, "gpus": {"devices": [{"index": 0, "name": "H100", "uuid": "GPU-f6a77f63-f1c4-b51f-e95d-4a853aae4770", "serial": "1654922008011"}]}},
+    }
+    f = Finding("os.x", "error", "os", "title with | pipe\nand newline", evidence=["a ` tick", "``` fence"])
+    out = markdown(rep, [f])
+    assert "| os | ✗ | Evil \\| OS next, x86-64 |" in out
+    assert "- **error** `os.x`: title with \\| pipe and newline" in out
+    assert "  - ``a ` tick``" in out and "  - ```` ``` fence ````" in out
+    assert "`~/rootfs`" in out and "1654922008011" not in out and "f6a77f63" not in out
+    assert "f6a77f63" in markdown(rep, [f], anonymize=False)
 
 
 @pytest.mark.parametrize(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 
 from .findings import Finding
-from .redact import mask_text
+from .redact import anonymize_tree, mask_text
 from .rules import AREAS
 
 MARK = {"ok": "✓", "warning": "!", "error": "✗", "info": "·", "skipped": "-"}
@@ -148,11 +149,34 @@ def explain(soname: str, resolution, copies: list[dict]) -> str:
     return mask_text("\n".join(lines))
 
 
-def markdown(report: dict, findings: list[Finding]) -> str:
+def _cell(s: str) -> str:
+    """Text for a Markdown table cell or list item: one line, ``|`` escaped."""
+    return " ".join(str(s).split()).replace("|", "\\|")
+
+
+def _longest_backticks(s: str) -> int:
+    return max((len(m) for m in re.findall(r"`+", s)), default=0)
+
+
+def _code(s: str) -> str:
+    """Inline code that no backtick in ``s`` can end early (CommonMark: a longer run of backticks)."""
+    s = " ".join(str(s).split())
+    tick = "`" * (_longest_backticks(s) + 1)
+    pad = " " if s.startswith("`") or s.endswith("`") else ""
+    return f"{tick}{pad}{s}{pad}{tick}"
+
+
+def markdown(report: dict, findings: list[Finding], anonymize: bool = True) -> str:
+    """A bug report to paste: secrets masked and, by default, GPU UUIDs, serials and home directories too.
+
+    The full snapshot goes in a collapsed block as complete JSON, in a fence longer than any backtick run in it."""
+    if anonymize:
+        report = anonymize_tree(report)
+        findings = [Finding.from_dict(anonymize_tree(f.to_dict())) for f in findings]
     snap = report["snapshot"]
     s = report["summary"]
     out = [
-        f"## trtdoctor {report['tool']['version']} report ({report['target']['mode']}, `{report['target']['root']}`)",
+        f"## trtdoctor {report['tool']['version']} report ({report['target']['mode']}, {_code(report['target']['root'])})",
         "",
         f"**{s['status'].upper()}**: {s['errors']} errors, {s['warnings']} warnings",
         "",
@@ -162,16 +186,18 @@ def markdown(report: dict, findings: list[Finding]) -> str:
     for area in AREAS:
         st = area_status(area, snap, findings)
         if st != "skipped":
-            out.append(f"| {area} | {MARK[st]} | {area_summary(area, snap).replace('|', '/')} |")
+            out.append(f"| {area} | {MARK[st]} | {_cell(area_summary(area, snap))} |")
     if findings:
         out += ["", "### Findings", ""]
         for f in findings:
-            out.append(f"- **{f.severity}** `{f.id}`: {f.title}")
+            out.append(f"- **{f.severity}** {_code(f.id)}: {_cell(f.title)}")
             for e in f.evidence:
-                out.append(f"  - `{e}`")
+                out.append(f"  - {_code(e)}")
             if f.fix:
-                out.append(f"  - fix: {f.fix.summary}")
+                out.append(f"  - fix: {_cell(f.fix.summary)}")
                 for c in f.fix.commands:
-                    out.append(f"    `{c}`")
-    out += ["", "<details><summary>snapshot (JSON)</summary>", "", "```json", json.dumps(snap, indent=1)[:20000], "```", "</details>"]
+                    out.append(f"    {_code(c)}")
+    body = json.dumps(snap, indent=1, default=str)
+    fence = "`" * max(3, _longest_backticks(body) + 1)
+    out += ["", "<details><summary>snapshot (JSON)</summary>", "", fence + "json", body, fence, "", "</details>"]
     return "\n".join(out)
