@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .redact import mask_text
 from .target import Target, UsageError, build_env
 
 AREAS_HELP = "os, driver, gpus, env, libraries, tensorrt, tensorflow, pycuda, onnxruntime, precision"
@@ -290,7 +291,7 @@ def _explain(target: Target, soname: str) -> str:
 
         lv = live_dlopen(target, [soname]).get(soname) or {}
         agrees = lv.get("loaded") and Path(lv["loaded"]).resolve() == target.path(res.path).resolve()
-        text += f"\nReal loader: {lv.get('loaded') or lv.get('error')}" + (" (agrees)" if agrees else "")
+        text += mask_text(f"\nReal loader: {lv.get('loaded') or lv.get('error')}") + (" (agrees)" if agrees else "")
     return text
 
 
@@ -303,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return args.handler(args)
     except UsageError as exc:
-        print(f"trtdoctor: {exc}", file=sys.stderr)
+        print(f"trtdoctor: {mask_text(str(exc))}", file=sys.stderr)
         return 2
 
 
@@ -317,5 +318,5 @@ def run() -> None:
     except BrokenPipeError:
         sys.exit(0)
     except Exception as exc:  # noqa: BLE001
-        print(f"trtdoctor: internal error: {type(exc).__name__}: {exc} (please report with `trtdoctor check --json`)", file=sys.stderr)
+        print(f"trtdoctor: internal error: {type(exc).__name__}: {mask_text(str(exc))} (please report with `trtdoctor check --json`)", file=sys.stderr)
         sys.exit(2)

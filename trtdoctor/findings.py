@@ -45,6 +45,7 @@ class Finding:
             evidence=list(d.get("evidence", [])),
             fix=Fix(**fix) if fix else None,
             subject=d.get("subject"),
+            caused_by=d.get("caused_by"),
         )
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 
 from .findings import Finding, cause_of
+from .redact import anonymize_tree, mask_text
 
 MARK = {"ok": "✓", "warning": "!", "error": "✗", "info": "·", "not-applicable": "–", "could-not-check": "?"}
 
@@ -113,17 +115,34 @@ def explain(soname: str, resolution, copies: list[dict]) -> str:
         for c in copies:
             extra = f" [{c['elf_error']}]" if c.get("elf_error") else ""
             lines.append(f"  {c['path']} → {c['real']} ({c.get('version') or '?'}) via {c['via']}{extra}")
-    return "\n".join(lines)
+    return mask_text("\n".join(lines))
+
+
+def _cell(s: str) -> str:
+    """Text for a Markdown table cell or list item: one line, ``|`` escaped."""
+    return " ".join(str(s).split()).replace("|", "\\|")
+
+
+def _longest_backticks(s: str) -> int:
+    return max((len(m) for m in re.findall(r"`+", s)), default=0)
+
+
+def _code(s: str) -> str:
+    """Inline code that no backtick in ``s`` can end early (CommonMark: a longer run of backticks)."""
+    s = " ".join(str(s).split())
+    tick = "`" * (_longest_backticks(s) + 1)
+    pad = " " if s.startswith("`") or s.endswith("`") else ""
+    return f"{tick}{pad}{s}{pad}{tick}"
 
 
 def _md_finding(f: Finding, findings: list[Finding], depth: int) -> list[str]:
     pad = "  " * depth
-    out = [f"{pad}- **{f.severity}** `{f.id}`: {f.title}"]
-    out += [f"{pad}  - `{e}`" for e in f.evidence]
+    out = [f"{pad}- **{f.severity}** {_code(f.id)}: {_cell(f.title)}"]
+    out += [f"{pad}  - {_code(e)}" for e in f.evidence]
     if f.fix:
-        out.append(f"{pad}  - fix: {f.fix.summary}")
-        out += [f"{pad}    `{c}`" for c in f.fix.commands]
-        out += [f"{pad}    <{link}>" for link in f.fix.links]
+        out.append(f"{pad}  - fix: {_cell(f.fix.summary)}")
+        out += [f"{pad}    {_code(c)}" for c in f.fix.commands]
+        out += [f"{pad}    <{_cell(link)}>" for link in f.fix.links]
     for g in findings:
         if cause_of(g, findings) is f:
             out.append(f"{pad}  - then, because of this:")
@@ -131,12 +150,18 @@ def _md_finding(f: Finding, findings: list[Finding], depth: int) -> list[str]:
     return out
 
 
-def markdown(report: dict, findings: list[Finding]) -> str:
-    """A bug report: area table, root causes first with their consequences nested, snapshot."""
+def markdown(report: dict, findings: list[Finding], anonymize: bool = True) -> str:
+    """A bug report to paste: area table, root causes first with their consequences nested,
+    secrets masked and, by default, GPU UUIDs, serials and home directories too.
+
+    The full snapshot goes in a collapsed block as complete JSON, in a fence longer than any backtick run in it."""
+    if anonymize:
+        report = anonymize_tree(report)
+        findings = [Finding.from_dict(anonymize_tree(f.to_dict())) for f in findings]
     snap = report["snapshot"]
     s = report["summary"]
     out = [
-        f"## trtdoctor {report['tool']['version']} report ({report['target'].get('mode')}, `{report['target'].get('root')}`)",
+        f"## trtdoctor {report['tool']['version']} report ({report['target'].get('mode')}, {_code(report['target'].get('root'))})",
         "",
         f"**{s['status'].upper()}**: {summary_line(s)}",
         "",
@@ -145,11 +170,13 @@ def markdown(report: dict, findings: list[Finding]) -> str:
     ]
     for area, v in report.get("areas", {}).items():
         text_ = f"could not check: {v.get('reason')}" if v["status"] == "could-not-check" else v["summary"]
-        out.append(f"| {area} | {MARK[v['status']]} | {text_.replace('|', '/')} |")
+        out.append(f"| {area} | {MARK[v['status']]} | {_cell(text_)} |")
     roots = [f for f in findings if cause_of(f, findings) is None]
     if roots:
         out += ["", "### Findings (root causes first)", ""]
         for f in roots:
             out += _md_finding(f, findings, 0)
-    out += ["", "<details><summary>snapshot (JSON)</summary>", "", "```json", json.dumps(snap, indent=1)[:20000], "```", "</details>"]
+    body = json.dumps(snap, indent=1, default=str)
+    fence = "`" * max(3, _longest_backticks(body) + 1)
+    out += ["", "<details><summary>snapshot (JSON)</summary>", "", fence + "json", body, fence, "", "</details>"]
     return "\n".join(out)

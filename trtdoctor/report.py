@@ -5,26 +5,40 @@ from __future__ import annotations
 import json
 
 from . import __version__
-from .findings import Finding, summarize
+from .findings import Finding, Fix, summarize
+from .redact import mask_tree
 from .target import UsageError
 
 SCHEMA = "trtdoctor.report/1"
 
 
 def build(snapshot: dict, findings: list[Finding], target: dict, areas: dict | None = None) -> dict:
-    """The report; ``areas`` holds one verdict per area shown (see areas.py)."""
+    """The report, credentials masked throughout (see redact.py): JSON, text and Markdown all
+    come from it. ``areas`` holds one verdict per area shown (see areas.py).
+
+    The findings are masked in place too, since the text renderer reads them rather than the report."""
     snap = {k: v for k, v in snapshot.items() if not k.startswith("_")}
+    for f in findings:
+        mask_finding(f)
     areas = areas or {}
     could_not_check = [{"area": a, "reason": v["reason"]} for a, v in areas.items() if "reason" in v]
-    return {
-        "schema": SCHEMA,
-        "tool": {"name": "trtdoctor", "version": __version__},
-        "target": target,
-        "summary": summarize(findings, could_not_check),
-        "areas": areas,
-        "snapshot": snap,
-        "findings": [f.to_dict() for f in findings],
-    }
+    return mask_tree(
+        {
+            "schema": SCHEMA,
+            "tool": {"name": "trtdoctor", "version": __version__},
+            "target": target,
+            "summary": summarize(findings, could_not_check),
+            "areas": areas,
+            "snapshot": snap,
+            "findings": [f.to_dict() for f in findings],
+        }
+    )
+
+
+def mask_finding(f: Finding) -> None:
+    m = mask_tree(f.to_dict())
+    f.title, f.detail, f.evidence = m["title"], m["detail"], m["evidence"]
+    f.fix = Fix(**m["fix"]) if m["fix"] else None
 
 
 def load(path: str) -> dict:

@@ -46,8 +46,13 @@ class Target:
             return None
 
 
+ENV_FILE_MAX = 1 << 20  # 1 MiB: an environment is a few KiB; anything bigger is the wrong file
+
+
 def parse_env_lines(text: str, origin: str) -> dict[str, str]:
-    """``KEY=VALUE`` lines (``export`` and quotes allowed, ``#`` comments)."""
+    """``KEY=VALUE`` lines (``export`` and quotes allowed, ``#`` comments).
+
+    A bad line is named by origin and number only: it may be half of a secret."""
     env: dict[str, str] = {}
     for n, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
@@ -57,8 +62,8 @@ def parse_env_lines(text: str, origin: str) -> dict[str, str]:
             line = line[7:].strip()
         key, sep, value = line.partition("=")
         key = key.strip()
-        if not sep or not key.replace("_", "a").isalnum() or key[0].isdigit():
-            raise UsageError(f"{origin}:{n}: expected KEY=VALUE, got {raw.strip()!r}")
+        if not sep or not key.replace("_", "a").isalnum() or not key.isascii() or key[0].isdigit():
+            raise UsageError(f"{origin}, line {n}: expected KEY=VALUE with KEY a variable name (the line is not shown: it may hold a secret)")
         value = value.strip()
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
             value = value[1:-1]
@@ -66,18 +71,34 @@ def parse_env_lines(text: str, origin: str) -> dict[str, str]:
     return env
 
 
+def read_env_file(path: str) -> str:
+    """The text of --env-file: at most ENV_FILE_MAX bytes of UTF-8 without NUL bytes.
+
+    A pipe (``--env-file <(ssh host env)``) is fine; a directory, binary or huge file is a usage error."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(ENV_FILE_MAX + 1)
+    except OSError as exc:
+        raise UsageError(f"cannot read --env-file {path}: {exc.strerror or type(exc).__name__}") from None
+    if len(data) > ENV_FILE_MAX:
+        raise UsageError(f"--env-file {path} is larger than {ENV_FILE_MAX >> 20} MiB; pass a file of KEY=VALUE lines (`env > FILE`)")
+    if b"\0" in data:
+        raise UsageError(f"--env-file {path} is binary (it has NUL bytes), not KEY=VALUE lines; `env -0` output needs `tr '\\0' '\\n'`")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise UsageError(f"--env-file {path} is not UTF-8 text (line {line})") from None
+
+
 def build_env(*, live: bool, env_file: str | None, env_items: list[str], base: dict | None = None) -> dict[str, str]:
     """The environment to judge: the env file (or, live, the process's own) plus --env."""
     if env_file:
-        try:
-            text = Path(env_file).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot read --env-file {env_file}: {exc.strerror}") from None
-        env = parse_env_lines(text, env_file)
+        env = parse_env_lines(read_env_file(env_file), f"--env-file {env_file}")
     elif live:
         env = dict(os.environ if base is None else base)
     else:
         env = {}
-    for item in env_items:
-        env.update(parse_env_lines(item, "--env"))
+    for i, item in enumerate(env_items, 1):
+        env.update(parse_env_lines(item, f"--env #{i}" if len(env_items) > 1 else "--env"))
     return env

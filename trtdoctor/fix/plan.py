@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 
+from ..redact import mask_tree
+
 ORDER = {"manual": 0, "install": 1, "env": 2}
 MANUAL = re.compile(r"reboot|modprobe|driver|docker run|--gpus|Windows|wsl|sudo", re.I)
 
 
 def build_plan(report: dict) -> dict:
-    """Steps (manual → install → env) and the merged environment changes."""
+    """Steps (manual → install → env) and the merged environment changes, credentials masked
+    (a saved report from an older trtdoctor may hold them unmasked)."""
     steps, seen_cmds = [], set()
     env = {"prepend": {}, "set": {}}
     for f in report.get("findings", []):
@@ -39,7 +42,7 @@ def build_plan(report: dict) -> dict:
     for var, dirs in env["prepend"].items():
         if env["set"].get(var, "").startswith(tuple(dirs)):
             del env["set"][var]  # a full value that already starts with the prepended dirs
-    return {"schema": "trtdoctor.plan/1", "steps": steps, "env": env}
+    return mask_tree({"schema": "trtdoctor.plan/1", "steps": steps, "env": env})
 
 
 def plan_text(plan: dict) -> str:

@@ -10,6 +10,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..redact import masked
+
 BEGIN, END = "# >>> trtdoctor >>>", "# <<< trtdoctor <<<"
 UNSET = "__trtdoctor_unset__"
 
@@ -23,17 +25,25 @@ def fish_quote(s: str) -> str:
 
 
 def activate_lines(env: dict, shell: str = "bash") -> list[str]:
-    """Lines that apply the plan's env changes, saving previous values for deactivation."""
+    """Lines that apply the plan's env changes, saving previous values for deactivation.
+
+    Every value enters the written files here. One that holds a credential (or the mark of one
+    the plan masked) is not written, neither in clear nor as a broken masked value: a comment says so."""
     out = []
     for var, dirs in env.get("prepend", {}).items():
         for d in reversed(dirs):
-            if shell == "fish":
+            if masked(d):
+                out.append(f"# not written: an entry for {var} holds a credential (masked in the plan); add it by hand")
+            elif shell == "fish":
                 out.append(f"contains -- {fish_quote(d)} $${var}; or set -gx --prepend {var} {fish_quote(d)}".replace("$$", "$"))
             else:
                 q = shlex.quote(d)
                 out.append(f'case ":${{{var}:-}}:" in *:{q}:*) ;; *) export {var}={q}"${{{var}:+:${var}}}" ;; esac')
     for var, value in env.get("set", {}).items():
-        out.append(f"set -gx {var} {fish_quote(value)}" if shell == "fish" else f"export {var}={shlex.quote(value)}")
+        if masked(value):
+            out.append(f"# not written: the value for {var} holds a credential (masked in the plan); set it by hand")
+        else:
+            out.append(f"set -gx {var} {fish_quote(value)}" if shell == "fish" else f"export {var}={shlex.quote(value)}")
     return out
 
 
