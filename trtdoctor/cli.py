@@ -91,20 +91,34 @@ def check(
             rep, findings = run.check(target, areas, progress)
             if progress:
                 typer.echo("\r" + " " * 30 + "\r", err=True, nl=False)
+        verdict = None
         if engine is not None:
-            from .smoke.engine_compat import engine_findings
+            from .smoke import engine_compat
 
-            findings = findings + engine_findings(engine, rep["snapshot"])
+            live = not from_ and target.live
+            why = "this re-checks a saved report, so the engine was not deserialized" if from_ else f"this is a static check of {root}, so the engine was not deserialized"
+            # importing TensorRT alone can take many seconds: the same floor as the TensorRT probe
+            verdict, extra = engine_compat.judge(engine, rep["snapshot"], live=live, python=(target.python or sys.executable) if live else None, env=target.env if live else None, timeout=max(timeout, 30), not_live=why)
+            findings = findings + extra
             rep = report.build(rep["snapshot"], findings, rep["target"])
+            rep["engine"] = verdict
     except UsageError as exc:
         fail(str(exc))
     shown = sorted(areas) if areas else None
     if fmt == "json":
         typer.echo(json.dumps(rep, indent=2, default=str))
     elif fmt == "markdown":
-        typer.echo(render.markdown(rep, findings))
+        md = render.markdown(rep, findings)
+        if verdict:  # the engine's verdict goes before the snapshot
+            head, sep, tail = md.partition("\n<details>")
+            md = head + "\n" + engine_compat.verdict_markdown(verdict) + sep + tail
+        typer.echo(md)
     else:
-        typer.echo(render.text(rep, findings, verbose, shown))
+        out = render.text(rep, findings, verbose, shown)
+        if verdict:  # always shown, -v or not, just above the totals
+            head, _, totals = out.rpartition("\n")
+            out = f"{head}\n{engine_compat.verdict_text(verdict)}\n{totals}"
+        typer.echo(out)
     raise typer.Exit(exit_code(rep["summary"], strict))
 
 
