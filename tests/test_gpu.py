@@ -3,6 +3,7 @@
 Run them on a GPU machine with: python3 -m pytest -m gpu -v
 """
 
+import importlib.util
 import json
 import os
 
@@ -10,6 +11,7 @@ import pytest
 from conftest import run_cli
 
 from trtdoctor.probes.live_gpu import NVML_CODE
+from trtdoctor.smoke.engine_compat import deserialize
 from trtdoctor.subproc import run_python_json
 
 
@@ -59,3 +61,17 @@ def test_hidden_gpus_named_as_the_cause():
     assert "CUDA_VISIBLE_DEVICES=''" in f["title"]
     assert any("cuInit returned 100 CUDA_ERROR_NO_DEVICE" in e for e in f["evidence"])
     assert any("NVML sees" in e for e in f["evidence"])
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tensorrt_lean") is None, reason="tensorrt_lean is not installed (pip install tensorrt-lean-cu13)")
+def test_real_lean_runtime_refuses_junk_with_its_own_message(tmp_path):
+    junk = tmp_path / "junk.plan"
+    junk.write_bytes(b"not a TensorRT plan " * 64)
+    d = deserialize(junk, env=dict(os.environ), timeout=120, modules=("tensorrt_lean",))
+    assert d.state == "refused", d
+    assert any("deserializeCudaEngine" in m for m in d.log), d.log  # TensorRT's own words, verbatim
+    rep = live("--engine", str(junk))
+    e = rep["engine"]
+    assert e["verdict"] == "not-loadable" and e["checked_by"].startswith("deserialized with tensorrt"), e
+    assert any("deserializeCudaEngine" in r for r in e["reasons"]), e
+    assert "engine.deserialize-failed" in [f["id"] for f in rep["findings"]]

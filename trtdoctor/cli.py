@@ -187,6 +187,7 @@ def cmd_check(a: argparse.Namespace) -> int:
         out(checks_listing(a.format == "json"))
         return 0
     selection = select(a.only, a.skip)
+    target = None
     if a.from_:
         rep, findings = run.recheck(report.load(a.from_), selection)
     else:
@@ -198,18 +199,45 @@ def cmd_check(a: argparse.Namespace) -> int:
         rep, findings = run.check(target, selection, progress)
         if progress:
             sys.stderr.write("\r" + " " * 30 + "\r")
+    verdict = None
     if a.engine is not None:
-        from .smoke.engine_compat import engine_findings
-
-        findings = findings + engine_findings(a.engine, rep["snapshot"])
-        rep = report.build(rep["snapshot"], findings, rep["target"], rep["areas"])
+        rep, findings, verdict = _judge_engine(a, rep, findings, target)
     if a.format == "json":
         out(json.dumps(rep, indent=2, default=str))
     elif a.format == "markdown":
-        out(render.markdown(rep, findings))
+        md = render.markdown(rep, findings)
+        if verdict:  # the engine's verdict goes before the snapshot
+            from .smoke.engine_compat import verdict_markdown
+
+            head, sep, tail = md.partition("\n<details>")
+            md = head + "\n" + verdict_markdown(verdict) + sep + tail
+        out(md)
     else:
-        out(render.text(rep, findings, a.verbose))
+        text = render.text(rep, findings, a.verbose)
+        if verdict:  # always shown, -v or not, just above the totals
+            from .smoke.engine_compat import verdict_text
+
+            head, _, totals = text.rpartition("\n")
+            text = f"{head}\n{verdict_text(verdict)}\n{totals}"
+        out(text)
     return exit_code(rep["summary"], a.strict)
+
+
+def _judge_engine(a: argparse.Namespace, rep: dict, findings: list, target: Target | None) -> tuple[dict, list, dict]:
+    """Add the engine's verdict and findings to the report (its areas judged again)."""
+    from . import report
+    from .areas import verdicts
+    from .smoke import engine_compat
+
+    live = target is not None and target.live
+    why = "this re-checks a saved report, so the engine was not deserialized" if a.from_ else f"this is a static check of {a.root}, so the engine was not deserialized"
+    verdict, extra = engine_compat.judge(a.engine, rep["snapshot"], live=live, python=(target.python or sys.executable) if live else None, env=target.env if live else None, timeout=a.timeout, not_live=why)
+    findings = findings + extra
+    could_not_check = rep["summary"]["could_not_check"]
+    areas = verdicts(rep["snapshot"], findings, could_not_check, list(rep["areas"]))
+    rep = report.build(rep["snapshot"], findings, rep["target"], areas)
+    rep["engine"] = verdict
+    return rep, findings, verdict
 
 
 def cmd_fix(a: argparse.Namespace) -> int:

@@ -4,7 +4,8 @@ It mimics the small part of the Python API that trtdoctor's builder path calls, 
 version-dependent differences that matter (TensorRT 11 has no FP16/INT8 builder flags and
 a STRONGLY_TYPED network flag). It builds nothing: the "plan" is JSON describing what was
 asked, so tests can assert on it. Version from FAKE_TRT_VERSION; FAKE_TRT_REFUSE makes
-deserialization fail the way TensorRT-RTX does on an unsupported GPU.
+deserialization fail the way TensorRT-RTX does on an unsupported GPU. Bytes that are not such a
+plan (no MAGIC) deserialize to None with the message a real TensorRT logs for junk.
 """
 
 import enum
@@ -15,8 +16,16 @@ __version__ = os.environ.get("FAKE_TRT_VERSION", "10.13.3.9")
 _MAJOR = int(__version__.split(".")[0])
 
 
+MAGIC = b'{"fake": true'  # how every plan the fake builder writes begins
+
+
+class _Severity(enum.IntEnum):
+    INTERNAL_ERROR, ERROR, WARNING, INFO, VERBOSE = range(5)
+
+
 class ILogger:
-    WARNING, ERROR = 2, 1
+    Severity = _Severity
+    WARNING, ERROR = _Severity.WARNING, _Severity.ERROR
 
     def __init__(self):
         pass
@@ -129,6 +138,9 @@ class Runtime:
 
     def deserialize_cuda_engine(self, plan):
         if os.environ.get("FAKE_TRT_REFUSE"):
-            self.logger.log(1, "The engine cannot run on this GPU, which has compute capability 9.0.")
+            self.logger.log(ILogger.ERROR, "The engine cannot run on this GPU, which has compute capability 9.0.")
+            return None
+        if not bytes(plan).startswith(MAGIC):  # the start of what a real lean runtime logged for junk on an H100
+            self.logger.log(ILogger.ERROR, "IRuntime::deserializeCudaEngine: Error Code 1: Serialization (Serialization assertion plan.header.size == blobSize failed.)")
             return None
         return json.loads(plan)
