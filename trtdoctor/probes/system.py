@@ -92,7 +92,8 @@ def _versioned_libs(target: Target, stem: str) -> list[dict]:
     found, seen = [], set()
     for d in driver_lib_dirs(target):
         for p in sorted(glob.glob(str(target.path(d)) + f"/{stem}.so.*")):
-            m = re.match(re.escape(stem) + r"\.so\.(\d+\.\d+(?:\.\d+)?)$", os.path.basename(p))
+            # driver releases are NNN.NN[.NN]: WSL's libcuda.so.1.1 is a soname alias, not a version
+            m = re.match(re.escape(stem) + r"\.so\.(\d{3}\.\d+(?:\.\d+)?)$", os.path.basename(p))
             real = os.path.realpath(p)
             if not m or real in seen or os.path.islink(p):
                 continue

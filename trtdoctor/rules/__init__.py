@@ -66,8 +66,8 @@ def rule(*, reads: tuple[str, ...], emits: list[Check], uses: tuple[str, ...] = 
     return wrap
 
 
-class UndeclaredRead(KeyError):
-    pass
+class UndeclaredRead(Exception):
+    """Not a KeyError: Mapping.get would swallow that and answer None, a silent pass."""
 
 
 class SnapshotView(Mapping):
@@ -76,10 +76,21 @@ class SnapshotView(Mapping):
     def __init__(self, snap: Mapping, allowed: set[str]):
         self._snap, self._allowed = snap, allowed | {"target"}
 
-    def __getitem__(self, key: str):
+    def _allow(self, key: str) -> None:
         if key not in self._allowed:
             raise UndeclaredRead(f"read undeclared area {key!r}")
+
+    def __getitem__(self, key: str):
+        self._allow(key)
         return self._snap[key]
+
+    def get(self, key: str, default=None):
+        self._allow(key)
+        return self._snap.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        self._allow(key)
+        return key in self._snap
 
     def __iter__(self):
         return (k for k in self._snap if k in self._allowed)

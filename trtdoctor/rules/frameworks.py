@@ -78,6 +78,7 @@ def trt_install(snap: dict) -> list[Finding]:
                     "It installs no TensorRT: the real nvidia-tensorrt (≤ 8.4) lives on NVIDIA's index; newer releases are the `tensorrt` packages.",
                     [f"{site}: nvidia-tensorrt {parts['nvidia-tensorrt']}"],
                     Fix("Remove it and install a real TensorRT.", ["pip uninstall -y nvidia-tensorrt", _pip_command(cuda, None)]),
+                    subject=site,
                 )
             )
             continue
@@ -323,7 +324,12 @@ def rtx(snap: dict) -> list[Finding]:
     emits=[
         Check("tensorflow.no-tftrt", "warning", "TensorFlow ≥ 2.18 has no TF-TRT"),
         Check("tensorflow.python-unsupported", "error", "TensorFlow does not support this Python"),
-        Check("tensorflow.tensorrt-not-loadable", "error", "TensorFlow's TensorRT library does not resolve", follows=("libraries.missing", "libraries.wrong-major", "libraries.not-on-loader-path")),
+        Check(
+            "tensorflow.tensorrt-not-loadable",
+            "error",
+            "TensorFlow's TensorRT library does not resolve",
+            follows=("libraries.missing", "libraries.wrong-major", "libraries.not-on-loader-path", "libraries.soname-alias-missing"),
+        ),
         Check("tensorflow.linked-vs-loaded", "warning", "TF-TRT loaded another TensorRT than it was linked with"),
         Check("tensorflow.no-gpu", "error|warning", "A CUDA build of TensorFlow sees no GPU", follows=GPU_CAUSES + ("libraries.missing", "libraries.wrong-major", "libraries.not-on-loader-path")),
         Check("tensorflow.import-failed", "error", "import tensorflow fails", follows=("libraries.missing", "libraries.wrong-major", "libraries.not-on-loader-path", "libraries.libstdcxx-shadowed")),

@@ -41,6 +41,11 @@ def _install_hint(soname: str) -> str:
     return f"install the package that provides {soname}"
 
 
+def _major(soname: str) -> str:
+    parts = soname_parts(soname)
+    return parts[1].split(".")[0] if parts else ""
+
+
 def _activation_fix(d: str, snap: dict) -> Fix:
     env = (snap.get("env") or {}).get("vars") or {}
     cmds = [f'export LD_LIBRARY_PATH="{d}${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}"']
@@ -56,6 +61,7 @@ def _activation_fix(d: str, snap: dict) -> Fix:
     uses=("env",),
     emits=[
         Check("libraries.not-on-loader-path", "error", "A library a framework needs is on disk where the loader does not look"),
+        Check("libraries.soname-alias-missing", "error", "A framework asks for a library by a longer name than the same-major copy installed"),
         Check("libraries.wrong-major", "error", "A framework needs a library major that is not installed (only another major is)", follows=TRT_INSTALL_CAUSES),
         Check("libraries.missing", "error", "A library a framework needs is not installed", follows=TRT_INSTALL_CAUSES),
     ],
@@ -83,6 +89,20 @@ def consumer_needs(snap: dict) -> list[Finding]:
                         "The file exists only in a directory the loader does not search (a pip wheel or conda env directory).",
                         ev + [f"found: {x['path']} ({x['via']})" for x in exact],
                         _activation_fix(d, snap),
+                    )
+                )
+            elif same_major := [x for x in others if _major(x["soname"]) == _major(soname)]:
+                d = os.path.dirname(same_major[0]["path"])
+                out.append(
+                    Finding(
+                        "libraries.soname-alias-missing",
+                        "error",
+                        "libraries",
+                        f"{c['name']} asks for {soname}; the same major is installed only as {same_major[0]['soname']}",
+                        "The loader matches sonames by exact name: a library of the same release under a shorter name is not found. "
+                        "A link with the name asked for, next to it, makes the loader find it (same major, same ABI).",
+                        ev + [f"present: {x['path']} ({x.get('version') or '?'}, {x['via']})" for x in same_major],
+                        Fix(f"Link {soname} to {same_major[0]['soname']} in {d}, and put {d} on the loader path.", [f"ln -s {same_major[0]['soname']} {d}/{soname}"] + _activation_fix(d, snap).commands),
                     )
                 )
             elif others:

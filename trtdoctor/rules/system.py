@@ -191,8 +191,10 @@ def _hidden_reason(snap: dict) -> tuple[str, str] | None:
             return "CUDA_VISIBLE_DEVICES", cvd
         if not (first.isdigit() or first.startswith(("GPU-", "MIG-"))):
             return "CUDA_VISIBLE_DEVICES", cvd
-    if nvd is not None and nvd.strip().lower() in ("", "void", "none"):
-        return "NVIDIA_VISIBLE_DEVICES", nvd
+    nv = snap.get("nvml") or {}
+    cuda_sees_gpus = nv.get("cuInit") == 0 and (nv.get("cuda_device_count") or 0) > 0
+    if nvd is not None and nvd.strip().lower() in ("", "void", "none") and not cuda_sees_gpus:
+        return "NVIDIA_VISIBLE_DEVICES", nvd  # only the container runtime reads it: judge it by what CUDA sees
     return None
 
 
@@ -242,7 +244,7 @@ def cuinit_failed(snap: dict) -> list[Finding]:
 @rule(reads=("driver", "gpus"), uses=("nvml",), emits=[Check("gpus.none-found", "error", "The driver is present but no GPU is listed", follows=DRIVER_CAUSES)])
 def no_gpu(snap: dict) -> list[Finding]:
     d, g, nv = snap.get("driver") or {}, snap.get("gpus") or {}, snap.get("nvml") or {}
-    if g.get("count") or not (d.get("kernel_module") or nv.get("driver")) or "error" in g:
+    if g.get("count") or not (d.get("kernel_module") or d.get("sys_module") or nv.get("driver")) or "error" in g:
         return []
     return [
         Finding(
@@ -269,8 +271,8 @@ def no_gpu(snap: dict) -> list[Finding]:
 )
 def ld_library_path(snap: dict) -> list[Finding]:
     entries = (snap.get("env") or {}).get("ld_library_path") or []
-    if not entries:
-        return []
+    if not entries or entries == [{"path": "", "exists": False}]:
+        return []  # LD_LIBRARY_PATH="" is ignored by glibc (dl-load.c: llp && *llp != '\0')
     out = []
     paths = [e["path"] for e in entries]
     missing = [e["path"] for e in entries if e["path"] and not e["exists"]]
