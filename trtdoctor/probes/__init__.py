@@ -3,12 +3,12 @@ areas of the snapshot); a probe that fails becomes ``could not collect: <reason>
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Callable
 
 from ..target import Target
 from . import frameworks, libraries, live_gpu, pyenvs, system
+from .schedule import run_probes
 
 
 @dataclass(frozen=True)
@@ -62,21 +62,12 @@ def collect(target: Target, areas: set[str] | None = None, progress=None) -> dic
         for a in areas:
             wanted |= AREA_NEEDS.get(a, {a})
     snap: dict = {"_timings": {}}
+    selected: list[Probe] = []
     for probe in PROBES:
         if probe.live_only and not target.live:
             continue
         if wanted is not None and probe.area not in wanted:
             continue
-        if progress:
-            progress(probe.area)
-        t0 = time.perf_counter()
-        try:
-            data = probe.fn(target, snap)
-        except Exception as exc:  # a probe must never abort the run
-            data = {"error": f"could not collect: {type(exc).__name__}: {exc}"}
-        if probe.merge and isinstance(snap.get(probe.area), dict):
-            snap[probe.area].update(data)
-        else:
-            snap[probe.area] = data
-        snap["_timings"][probe.area] = round(time.perf_counter() - t0, 4)
+        selected.append(probe)
+    run_probes(target, selected, snap, progress)  # concurrently, each after the probes it reads
     return snap
