@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import signal
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -87,10 +90,15 @@ def check(
                 return
             progress = None
             if fmt == "text" and sys.stderr.isatty():
-                progress = lambda a: typer.echo(f"\r  probing {a:<12}", err=True, nl=False)  # noqa: E731
+
+                def progress(running: list, elapsed: float) -> None:
+                    if elapsed >= 2:  # name what is still running once it takes a while
+                        line = f"  waiting for {', '.join(running)}…"[: shutil.get_terminal_size().columns - 1]
+                        typer.echo("\r\x1b[K" + line, err=True, nl=False)
+
             rep, findings = run.check(target, areas, progress)
             if progress:
-                typer.echo("\r" + " " * 30 + "\r", err=True, nl=False)
+                typer.echo("\r\x1b[K", err=True, nl=False)
         if engine is not None:
             from .smoke.engine_compat import engine_findings
 
@@ -229,15 +237,31 @@ def _explain(target: Target, soname: str) -> None:
         typer.echo(f"Real loader: {lv.get('loaded') or lv.get('error')}" + (" (agrees)" if lv.get("loaded") and Path(lv["loaded"]).resolve() == target.path(res.path).resolve() else ""))
 
 
+class Interrupted(BaseException):
+    """Ctrl-C. Not a KeyboardInterrupt, which click turns into "Aborted!" and exit 1."""
+
+
+def _interrupted(signum, frame) -> None:
+    raise Interrupted
+
+
 def run() -> None:
     """Entry point: expected failures are one line; anything else is exit 2, not a traceback."""
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when started with Ctrl-C ignored
+        signal.signal(signal.SIGINT, _interrupted)
     try:
         app()
     except SystemExit:
         raise
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted):
+        from .subproc import kill_all
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        kill_all()  # the children run in sessions of their own: Ctrl-C never reached them
         typer.echo("trtdoctor: interrupted", err=True)
-        sys.exit(2)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)  # do not wait for probe threads: what they wait on is dead, what they would do next is not wanted
     except Exception as exc:  # noqa: BLE001
         typer.echo(f"trtdoctor: internal error: {type(exc).__name__}: {exc} (please report with `trtdoctor check --json`)", err=True)
         sys.exit(2)
