@@ -10,6 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -175,7 +178,13 @@ def _progress():
     """On a terminal: what is still running after 2 s, so a slow probe is never a mystery."""
     if not sys.stderr.isatty():
         return None
-    return lambda area: sys.stderr.write(f"\r  probing {area:<12}")
+
+    def progress(running: list, elapsed: float) -> None:
+        if elapsed >= 2:
+            line = f"  waiting for {', '.join(running)}…"[: shutil.get_terminal_size().columns - 1]
+            sys.stderr.write("\r\x1b[K" + line)
+
+    return progress
 
 
 def cmd_check(a: argparse.Namespace) -> int:
@@ -198,7 +207,7 @@ def cmd_check(a: argparse.Namespace) -> int:
         progress = _progress() if a.format == "text" else None
         rep, findings = run.check(target, selection, progress)
         if progress:
-            sys.stderr.write("\r" + " " * 30 + "\r")
+            sys.stderr.write("\r\x1b[K")
     verdict = None
     if a.engine is not None:
         rep, findings, verdict = _judge_engine(a, rep, findings, target)
@@ -341,8 +350,14 @@ def run() -> None:
     try:
         sys.exit(main())
     except KeyboardInterrupt:
+        from .subproc import kill_all
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        kill_all()  # the children run in sessions of their own: Ctrl-C never reached them
         print("trtdoctor: interrupted", file=sys.stderr)
-        sys.exit(130)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)  # do not wait for probe threads: what they wait on is dead, what they would do next is not wanted
     except BrokenPipeError:
         sys.exit(0)
     except Exception as exc:  # noqa: BLE001

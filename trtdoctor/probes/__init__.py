@@ -3,12 +3,12 @@ areas of the snapshot); a probe that fails becomes ``could not collect: <reason>
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Callable
 
 from ..target import Target
 from . import frameworks, libraries, live_gpu, pyenvs, system
+from .schedule import run_probes
 
 
 @dataclass(frozen=True)
@@ -55,19 +55,6 @@ def probes_for(areas: set[str] | None) -> list[Probe]:
 def collect(target: Target, areas: set[str] | None = None, progress=None) -> dict:
     """Run the probes into a snapshot. ``areas`` limits them to those areas and their needs."""
     snap: dict = {"_timings": {}}
-    for probe in probes_for(areas):
-        if probe.live_only and not target.live:
-            continue
-        if progress:
-            progress(probe.area)
-        t0 = time.perf_counter()
-        try:
-            data = probe.fn(target, snap)
-        except Exception as exc:  # a probe must never abort the run
-            data = {"error": f"could not collect: {type(exc).__name__}: {exc}"}
-        if probe.merge and isinstance(snap.get(probe.area), dict):
-            snap[probe.area].update(data)
-        else:
-            snap[probe.area] = data
-        snap["_timings"][probe.area] = round(time.perf_counter() - t0, 4)
+    selected = [p for p in probes_for(areas) if target.live or not p.live_only]
+    run_probes(target, selected, snap, progress)  # concurrently, each after the probes it reads
     return snap

@@ -127,7 +127,7 @@ def live_tensorrt(target: Target, snap: dict) -> dict:
             mods.append("tensorrt_rtx")
         for mod in mods:
             code = TRT_LIVE.replace("MODULES", repr([mod]))
-            res = run_python_json(code, python=py, env=target.env, timeout=max(target.timeout, 30))
+            res = run_python_json(code, python=py, env=target.env, timeout=target.timeout)
             data = res.data if res.data is not None else {"error": f"could not collect: import {mod} {res.error}"}
             inst.setdefault("live", {})[mod] = data
     return area
@@ -190,7 +190,7 @@ def live_tensorflow(target: Target, snap: dict) -> dict:
         py = inst.get("python")
         if not py or not target.live:
             continue
-        res = run_python_json(TF_LIVE, python=py, env=target.env, timeout=max(target.timeout, 90))
+        res = run_python_json(TF_LIVE, python=py, env=target.env, timeout=target.timeout)
         live = res.data if res.data is not None else {"error": f"could not collect: import tensorflow {res.error}"}
         live["log"] = [ln.strip()[:300] for ln in res.stderr.splitlines() if _TF_LOG.search(ln)][:12]
         # get_loaded_tensorrt_version() aborts the interpreter when libnvinfer is missing
@@ -198,7 +198,7 @@ def live_tensorflow(target: Target, snap: dict) -> dict:
         consumer = next((c for c in libs.get("consumers", []) if c.get("site_packages") == inst["site_packages"] and c["name"].startswith("tensorflow")), None)
         trt_ok = consumer and consumer["needs"] and all(r["resolved"] for s, r in consumer["resolutions"].items() if s.startswith("libnvinfer"))
         if live.get("is_tensorrt_enabled") and trt_ok:
-            loaded = run_python_json(TF_LOADED, python=py, env=target.env, timeout=max(target.timeout, 90))
+            loaded = run_python_json(TF_LOADED, python=py, env=target.env, timeout=target.timeout)
             live["loaded_tensorrt"] = (loaded.data or {}).get("loaded_tensorrt") or f"could not collect: {loaded.error}"
         else:
             live["loaded_tensorrt"] = None
@@ -235,7 +235,7 @@ def _live_each(target: Target, snap: dict, names: tuple, code: str) -> list[dict
     for env, name, version in find_package(snap, *names):
         inst = {"package": name, "version": version, "site_packages": env["site_packages"]}
         if target.live and env.get("python"):
-            res = run_python_json(code, python=env["python"], env=target.env, timeout=max(target.timeout, 30))
+            res = run_python_json(code, python=env["python"], env=target.env, timeout=target.timeout)
             inst["live"] = res.data if res.data is not None else {"error": f"could not collect: {res.error}"}
         out.append(inst)
     return out

@@ -65,6 +65,7 @@ print(json.dumps(out))
 """
 
 SMI_FIELDS = "index,name,uuid,driver_version,compute_cap,memory.total,mig.mode.current"
+MAX_GPUS = 64  # rows of nvidia-smi kept: more is a broken or hostile nvidia-smi, not a machine
 
 
 def _nvidia_smi(target: Target) -> dict:
@@ -78,10 +79,13 @@ def _nvidia_smi(target: Target) -> dict:
     )
     if not res.ok:
         return {"smi_error": f"could not collect: nvidia-smi {res.error}"}
-    devs, driver = [], None
+    devs, driver, rows = [], None, 0
     for line in res.stdout.strip().splitlines():
         cols = [c.strip() for c in line.split(",")]
         if len(cols) < 7:
+            continue
+        rows += 1
+        if len(devs) >= MAX_GPUS:
             continue
         driver = cols[3]
         devs.append(
@@ -94,7 +98,11 @@ def _nvidia_smi(target: Target) -> dict:
                 "mig_mode": {"Enabled": 1, "Disabled": 0}.get(cols[6]),
             }
         )
-    return {"driver": driver, "devices": devs, "source": "nvidia-smi"}
+    out = {"driver": driver, "devices": devs, "source": "nvidia-smi"}
+    if rows > MAX_GPUS or res.truncated:
+        more = "more than 1 MiB of output, at least " if res.truncated else ""
+        out["smi_truncated"] = f"nvidia-smi printed {more}{rows} GPU rows; kept the first {len(devs)}"
+    return out
 
 
 def probe_nvml(target: Target, snap: dict) -> dict:
