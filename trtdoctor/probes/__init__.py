@@ -1,5 +1,6 @@
-"""Probes gather facts and judge nothing. They run in order (later ones read earlier
-areas of the snapshot); a probe that fails becomes ``could not collect: <reason>``."""
+"""Probes gather facts and judge nothing. They run concurrently, each after the probes
+listed before it whose areas it needs (see schedule.py); a probe that fails becomes
+``could not collect: <reason>``."""
 
 from __future__ import annotations
 
