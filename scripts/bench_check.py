@@ -52,7 +52,7 @@ def main() -> None:
     args = ap.parse_args()
     from conftest import Tree, h100_tree  # the same trees the tests use
 
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p))
     with tempfile.TemporaryDirectory() as tmp:
         tree = h100_tree(Tree(Path(tmp) / "root"))
         cases = {

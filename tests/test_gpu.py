@@ -67,7 +67,7 @@ def test_hidden_gpus_named_as_the_cause():
 def test_real_lean_runtime_refuses_junk_with_its_own_message(tmp_path):
     junk = tmp_path / "junk.plan"
     junk.write_bytes(b"not a TensorRT plan " * 64)
-    d = deserialize(junk, env=dict(os.environ), timeout=120, modules=("tensorrt_lean",))
+    d = deserialize(junk, env=dict(os.environ), timeout=120, modules=("tensorrt_lean", "tensorrt_lean_bindings"))
     assert d.state == "refused", d
     assert any("deserializeCudaEngine" in m for m in d.log), d.log  # TensorRT's own words, verbatim
     rep = live("--engine", str(junk))
