@@ -166,7 +166,7 @@ def test_no_sidecar_is_info_and_the_verdict_unknown(tmp_path):
 def test_no_runtime_importable_is_unknown_and_says_so(tmp_path):
     v, fs = judge(engine(tmp_path), snap(trt=None, ccs=()), live=True, env=env_with(absent(tmp_path)))
     assert v["verdict"] == "unknown" and v["checked_by"] is None and "engine.unknown" in ids(fs)
-    assert "no TensorRT runtime is installed in" in v["reasons"][0] and "tensorrt, tensorrt_lean, tensorrt_dispatch, tensorrt_rtx" in v["reasons"][0]
+    assert "no TensorRT runtime is installed in" in v["reasons"][0] and "tensorrt, tensorrt_lean, tensorrt_lean_bindings, tensorrt_dispatch, tensorrt_dispatch_bindings, tensorrt_rtx" in v["reasons"][0]
 
 
 def test_fake_tensorrt_refuses_junk_with_its_own_message(tmp_path):
@@ -215,7 +215,8 @@ def test_lean_runtime_is_tried_when_tensorrt_is_absent(tmp_path):
 
 
 def test_runtime_order_and_rtx_plans_go_to_tensorrt_rtx_only(tmp_path):
-    assert RUNTIMES == ("tensorrt", "tensorrt_lean", "tensorrt_dispatch", "tensorrt_rtx")
+    # the *_bindings modules: PyPI's lean/dispatch wheels without NVIDIA's meta package (truth.txt: import tensorrt_lean_bindings works)
+    assert RUNTIMES == ("tensorrt", "tensorrt_lean", "tensorrt_lean_bindings", "tensorrt_dispatch", "tensorrt_dispatch_bindings", "tensorrt_rtx")
     both = env_with(absent(tmp_path, "tensorrt_rtx"), FAKE, FAKE_LEAN)
     assert deserialize(engine(tmp_path), env=both).module == "tensorrt"
     side = {"backend": "tensorrt-rtx", "tensorrt": "1.2.0.54", "compute_capability": "8.9"}
