@@ -220,11 +220,12 @@ def _consumers(target: Target, snap: dict) -> list[dict]:
             if build.get("cudnn_version"):
                 needs.append(f"libcudnn.so.{str(build['cudnn_version']).split('.')[0]}")
             req = f"{site}/tensorflow/libtensorflow_framework.so.2"
-            out.append({"name": f"tensorflow {pkgs.get('tensorflow')}", "site_packages": site, "requester": req if target.path(req).exists() else None, "needs": needs, "kind": "dlopen"})
-        for pat, name, prefix in (
-            ("tensorrt*/tensorrt*.so", "tensorrt bindings", ("libnvinfer", "libnvonnx")),
-            ("onnxruntime/capi/libonnxruntime_providers_tensorrt.so", "onnxruntime TensorRT EP", ("libnvinfer", "libnvonnx", "libcudart", "libcudnn", "libcublas")),
-            ("pycuda/_driver*.so", "pycuda", ("libcuda",)),
+            out.append({"name": f"tensorflow {pkgs.get('tensorflow')}", "role": "tensorflow", "site_packages": site, "requester": req if target.path(req).exists() else None, "needs": needs, "kind": "dlopen"})
+        # name: the display label; role: a stable machine value
+        for pat, name, role, prefix in (
+            ("tensorrt*/tensorrt*.so", "tensorrt bindings", "tensorrt-bindings", ("libnvinfer", "libnvonnx")),
+            ("onnxruntime/capi/libonnxruntime_providers_tensorrt.so", "onnxruntime TensorRT EP", "onnxruntime-tensorrt-ep", ("libnvinfer", "libnvonnx", "libcudart", "libcudnn", "libcublas")),
+            ("pycuda/_driver*.so", "pycuda", "pycuda", ("libcuda",)),
         ):
             for so in sorted(glob.glob(str(target.path(site)) + "/" + pat)):
                 try:
@@ -232,9 +233,9 @@ def _consumers(target: Target, snap: dict) -> list[dict]:
 
                     needed = read_elf(so).needed
                 except ElfError as exc:
-                    out.append({"name": name, "site_packages": site, "requester": target.unroot(so), "needs": [], "error": str(exc)})
+                    out.append({"name": name, "role": role, "site_packages": site, "requester": target.unroot(so), "needs": [], "error": str(exc)})
                     continue
-                out.append({"name": name, "site_packages": site, "requester": target.unroot(so), "needs": [n for n in needed if n.startswith(prefix)], "kind": "NEEDED"})
+                out.append({"name": name, "role": role, "site_packages": site, "requester": target.unroot(so), "needs": [n for n in needed if n.startswith(prefix)], "kind": "NEEDED"})
     return out
 
 

@@ -1,0 +1,845 @@
+"""The shapes of trtdoctor's JSON documents: the check report (``trtdoctor.report/1``) with
+its snapshot, the fix plan (``trtdoctor.plan/1``) and the smoke report (``trtdoctor.smoke/1``).
+
+These TypedDicts are the single source of the published JSON Schemas in
+``trtdoctor/schemas/`` (``scripts/make_schemas.py`` writes them; a test keeps them equal),
+and ``report.load`` checks every saved report against them before a rule sees it.
+
+Rules for reading them:
+
+- ``/1`` may gain keys but never loses or renames one, so every record accepts unknown keys.
+  Keys added after ``/1`` was published are optional.
+- An area's own keys are all optional: tools and tests write partial areas, and every reader
+  takes them with a default. Inside an area, a record's keys are required when its probe
+  always writes them; keys written only sometimes are optional (``total=False``).
+- Every probe area may instead be ``{"error": "could not collect: ..."}`` (``AreaError``).
+- Keys starting with ``_`` (timings) are never in a report.
+- ``Annotated[X, JSONSchema(...)]`` adds JSON Schema keywords (a pattern) to a type: used
+  where a reader parses the value and cannot cope with any other text.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Dict, List, Literal, Optional, TypedDict, Union
+
+from .probes.frameworks import TRT_PARTS
+
+
+class JSONSchema:
+    """Extra JSON Schema keywords for an ``Annotated`` type (hashable, so ``Optional`` works)."""
+
+    def __init__(self, **keywords: object):
+        self.keywords = keywords
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self.keywords.items())))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, JSONSchema) and other.keywords == self.keywords
+
+    def __repr__(self) -> str:
+        return f"JSONSchema(**{self.keywords!r})"
+
+
+def closed(cls):
+    """Mark a record that takes no other keys (like PEP 728's ``closed=True``)."""
+    cls.__closed__ = True
+    return cls
+
+
+# A dotted number ("13.0", "3.12", "580.159.04"), for values the rules parse into a version
+# and compare: anything else would make them fail. Digits are ASCII and short on purpose.
+VersionNumber = Annotated[str, JSONSchema(pattern=r"^[0-9]{1,9}(\.[0-9]{1,9}){0,5}$")]
+# A device list for CUDA_VISIBLE_DEVICES / NVIDIA_VISIBLE_DEVICES: CUDA reads ASCII only
+# (indexes, GPU-/MIG- UUIDs, commas), and the rules parse leading digits as an index.
+DeviceList = Annotated[str, JSONSchema(pattern=r"^[ -~]*$")]
+# A TensorRT pip distribution name, as the TensorRT probe picks them.
+TrtPartName = Annotated[str, JSONSchema(pattern=TRT_PARTS.pattern)]
+
+
+@closed
+class AreaError(TypedDict):
+    """An area (or a live sub-probe) that could not be collected: ``could not collect: <why>``."""
+
+    error: str
+
+
+class _Area(TypedDict, total=False):
+    # Readers take any area holding ``error`` as not (fully) collected, so it is a string
+    # wherever it appears; a live phase that fails after the static one adds it to the facts.
+    error: str
+
+
+# --- os, env ---------------------------------------------------------------------------
+
+
+class OsArea(_Area, total=False):
+    """The operating system of the judged root. ``id``/``version_id``/``name`` come from
+    os-release and are absent without one. ``arch`` uses ELF machine names (``x86-64``,
+    ``aarch64``) because the loader model matches libraries by them. ``glibc`` and
+    ``glibcxx`` are the highest versions libc.so.6 / libstdc++.so.6 define, compared with
+    what libraries need. ``libc_error`` says why libc could not be read."""
+
+    id: Optional[str]
+    version_id: Optional[str]
+    name: Optional[str]
+    kernel: Optional[str]
+    arch: Optional[str]
+    glibc: Optional[str]
+    glibcxx: Optional[str]
+    libc_error: str
+    wsl2: bool
+    container: bool
+    container_markers: List[str]
+
+
+class PathEntry(TypedDict):
+    """One entry of a path list; an empty ``path`` is an empty entry (the current directory)."""
+
+    path: str
+    exists: bool
+
+
+class EnvArea(_Area, total=False):
+    """The judged environment. ``vars`` holds allow-listed variables only, secret-looking
+    names masked as ``<redacted>``. The visible-devices variables are null when unset
+    (an empty string hides every GPU)."""
+
+    vars: Dict[str, str]
+    ld_library_path: List[PathEntry]
+    ld_preload: List[PathEntry]
+    cuda_visible_devices: Optional[DeviceList]
+    nvidia_visible_devices: Optional[DeviceList]
+
+
+# --- nvml, driver, gpus, devices, cuda ---------------------------------------------------
+
+
+class _NvmlDeviceBase(TypedDict):
+    index: int
+    name: str
+    uuid: str
+    mig_mode: Optional[int]
+
+
+class NvmlDevice(_NvmlDeviceBase, total=False):
+    """A GPU as NVML (or ``nvidia-smi``) lists it; ``mig_mode`` is 1 enabled, 0 disabled."""
+
+    compute_capability: Optional[str]
+    memory_total_mib: Optional[int]
+
+
+class NvmlArea(_Area, total=False):
+    """Live only: NVML and the CUDA driver API asked from a child process with the judged
+    environment. ``cuda_driver_version`` is NVML's integer (13000 = 13.0).
+    ``cuDriverGetVersion`` is ``[return code, version]``; ``cuInit`` is its return code (0 =
+    success) with ``cuInit_name`` its CUDA error name. ``*_error`` keys say which step failed;
+    ``devices``/``driver``/``source`` may come from ``nvidia-smi`` when NVML cannot answer.
+    ``error`` is set when the child itself failed (crashed, timed out)."""
+
+    skipped: str
+    driver: Optional[str]
+    cuda_driver_version: int
+    cuda_driver_version_error: str
+    devices: List[NvmlDevice]
+    source: str
+    nvml_error: str
+    cuDriverGetVersion: List[int]
+    cuInit: int
+    cuInit_name: Optional[str]
+    cuda_device_count: int
+    libcuda_error: str
+    probe_error: str
+    smi_error: str
+
+
+class DriverLib(TypedDict):
+    """A user-space driver library file (``libcuda.so.<version>``); symlinks are counted once."""
+
+    path: str
+    version: str
+    size: int
+
+
+class CompatLib(TypedDict):
+    """A CUDA forward-compatibility ``libcuda`` under ``/usr/local/cuda*/compat``."""
+
+    path: str
+    version: str
+
+
+class DriverArea(_Area, total=False):
+    """The NVIDIA driver: kernel module (from /proc and /sys), user-space libraries, and the
+    highest CUDA it supports. ``version`` is the best single answer (NVML when live, else the
+    kernel module, else the libraries). ``cuda_driver_version`` comes from NVML when live,
+    else from the knowledge base (then ``cuda_driver_version_source`` says so)."""
+
+    kernel_module: Optional[str]
+    proc_present: bool
+    kernel_module_open: bool
+    sys_module: Optional[str]
+    libcuda: List[DriverLib]
+    libnvidia_ml: List[DriverLib]
+    compat_libcuda: List[CompatLib]
+    wsl_libcuda: Optional[str]
+    userspace_versions: List[str]
+    version: Optional[VersionNumber]
+    cuda_driver_version: Optional[VersionNumber]
+    cuda_driver_version_source: str
+
+
+class _GpuDeviceBase(TypedDict):
+    index: int
+    name: Optional[str]
+    uuid: Optional[str]
+    compute_capability: Optional[str]
+    source: str
+
+
+class GpuDevice(_GpuDeviceBase, total=False):
+    """A GPU: from NVML/``nvidia-smi`` when live, from /proc/driver/nvidia/gpus when static
+    (then ``bus_id``). ``source`` says which. When the source gives no compute capability,
+    ``cc_source`` says where it came from (``knowledge base`` or ``unknown model``)."""
+
+    bus_id: str
+    cc_source: str
+    memory_total_mib: Optional[int]
+    mig_mode: Optional[int]
+
+
+class GpusArea(_Area, total=False):
+    count: int
+    devices: List[GpuDevice]
+
+
+class DevicesArea(_Area, total=False):
+    """``/dev/nvidia*`` node names; ``dev_populated`` tells an empty /dev (a test tree, a
+    rootfs image) from one that lacks only the NVIDIA nodes."""
+
+    nodes: List[str]
+    dev_populated: bool
+
+
+class CudaToolkit(TypedDict):
+    """A CUDA toolkit: its real ``path``, and ``via`` the name it was found under."""
+
+    path: str
+    version: str
+    via: str
+
+
+class CudaArea(_Area, total=False):
+    """CUDA toolkits under /usr/local (and ``$CUDA_HOME``); ``default`` is where
+    /usr/local/cuda points."""
+
+    toolkits: List[CudaToolkit]
+    default: Optional[str]
+    cuda_home: Optional[str]
+
+
+# --- python ------------------------------------------------------------------------------
+
+
+class _PythonEnvironmentBase(TypedDict):
+    kind: str
+    python: Optional[str]
+
+
+class PythonEnvironment(_PythonEnvironmentBase, total=False):
+    """One Python environment. ``kind``: ``running`` (trtdoctor's own), ``--python``,
+    ``venv``, ``conda`` or ``system``. ``python`` is an interpreter to run live probes with
+    (null when static or unknown). ``packages`` maps normalized names to versions, only for
+    GPU-relevant distributions. A ``--python`` interpreter that could not be asked has only
+    ``kind``, ``python`` and ``error``."""
+
+    prefix: Optional[str]
+    site_packages: str
+    python_version: Optional[VersionNumber]
+    packages: Dict[str, str]
+    error: str
+
+
+class PythonArea(_Area, total=False):
+    environments: List[PythonEnvironment]
+
+
+# --- tensorflow --------------------------------------------------------------------------
+
+
+class TfBuildInfo(TypedDict, total=False):
+    """TensorFlow's own ``build_info`` (other keys pass through untyped)."""
+
+    cuda_version: Union[str, int, float]
+    cudnn_version: Union[str, int, float]
+    is_cuda_build: bool
+    is_rocm_build: bool
+    is_tensorrt_build: bool
+
+
+class TfKb(TypedDict):
+    """The knowledge base's row for this TensorFlow series: what it was built with."""
+
+    trt: Optional[str]
+    trt_sonames: Optional[List[str]]
+    cuda: Optional[str]
+    cudnn: Optional[str]
+    python: Optional[List[str]]
+
+
+class _TfLiveBase(TypedDict):
+    log: List[str]
+    loaded_tensorrt: Optional[str]
+
+
+class TfLive(_TfLiveBase, total=False):
+    """Live only: ``import tensorflow`` in the environment's interpreter. ``log`` keeps the
+    TF/TensorRT/CUDA lines of its stderr. ``linked_tensorrt`` is the TensorRT TF was built
+    against; ``loaded_tensorrt`` the one it loads (asked only when libnvinfer resolves, since
+    asking otherwise aborts the interpreter; ``loaded_tensorrt_skipped`` says why not)."""
+
+    version: str
+    build_info: TfBuildInfo
+    gpus: List[str]
+    gpus_error: str
+    is_tensorrt_enabled: bool
+    linked_tensorrt: str
+    tftrt_error: str
+    loaded_tensorrt_skipped: str
+    error: str
+
+
+class _TensorFlowInstallBase(TypedDict):
+    package: str
+    version: str
+    site_packages: str
+    python: Optional[str]
+    python_version: Optional[VersionNumber]
+    build_info: TfBuildInfo
+    kb: Optional[TfKb]
+
+
+class TensorFlowInstall(_TensorFlowInstallBase, total=False):
+    live: TfLive
+
+
+class TensorFlowArea(_Area, total=False):
+    """TensorFlow installs. ``error`` appears next to ``installs`` when the live phase failed
+    after the static one succeeded."""
+
+    installs: List[TensorFlowInstall]
+
+
+# --- tensorrt ----------------------------------------------------------------------------
+
+
+class _BindingsSoBase(TypedDict):
+    path: str
+
+
+class BindingsSo(_BindingsSoBase, total=False):
+    """A TensorRT Python bindings extension: the TensorRT sonames it needs (``NEEDED``),
+    their majors, and its RPATH/RUNPATH; ``error`` when it is not a readable ELF."""
+
+    needs: List[str]
+    soname_majors: List[str]
+    rpath: Optional[List[str]]
+    error: str
+
+
+class TrtLive(TypedDict, total=False):
+    """Live only: importing one TensorRT module (``tensorrt``, ``tensorrt_bindings``,
+    ``tensorrt_rtx``) and creating a Builder. ``mapped`` lists the libnvinfer files the
+    process mapped. ``error`` is set when the child itself failed."""
+
+    module: str
+    import_errors: Dict[str, str]
+    version: Optional[str]
+    builder: bool
+    platform_has_fast_fp16: bool
+    platform_has_fast_int8: bool
+    platform_has_tf32: bool
+    builder_flags: List[str]
+    builder_error: str
+    mapped: List[str]
+    error: str
+
+
+class _TensorRTInstallBase(TypedDict):
+    site_packages: str
+    python_version: Optional[VersionNumber]
+    python: Optional[str]
+    parts: Dict[TrtPartName, str]
+    modules: Dict[str, bool]
+    libs_files: List[str]
+    bindings_so: List[BindingsSo]
+
+
+class TensorRTInstall(_TensorRTInstallBase, total=False):
+    """TensorRT pip parts in one site-packages. ``parts`` maps each TensorRT distribution to
+    its version; ``modules`` says which import packages exist as folders; ``libs_files`` are
+    the libraries in ``tensorrt_libs`` (none means a stub -libs wheel). ``live`` is keyed by
+    module name."""
+
+    live: Dict[str, TrtLive]
+
+
+class TrtHeader(TypedDict):
+    """A TensorRT C++ install, by its ``NvInferVersion.h``."""
+
+    path: str
+    version: str
+
+
+class TensorRTArea(_Area, total=False):
+    """TensorRT installs. ``error`` appears next to ``installs`` when the live phase failed
+    after the static one succeeded."""
+
+    installs: List[TensorRTInstall]
+    headers: List[TrtHeader]
+
+
+# --- libraries ---------------------------------------------------------------------------
+
+
+class Step(TypedDict):
+    """One place the loader model looked: ``outcome`` is ``found``, ``absent``,
+    ``skipped: <why>`` or ``broken: <why>``."""
+
+    where: str
+    via: str
+    outcome: str
+
+
+class _CopyBase(TypedDict):
+    path: str
+    real: str
+    via: str
+    version: Optional[str]
+    size: Optional[int]
+    also: List[str]
+
+
+class Copy(_CopyBase, total=False):
+    """One copy of a library on disk (symlinks to one file are one copy: ``also`` lists the
+    other names). ``via`` says who put its directory there (``LD_LIBRARY_PATH``, ``CUDA
+    toolkit 13.0.2``, ``pip nvidia-cudnn-cu12 9.1.0 (venv /opt/v)``, ...). ``machine`` and
+    ``needs_glibc``/``needs_glibcxx`` come from its ELF headers; ``elf_error`` when it is not
+    a loadable ELF."""
+
+    elf_error: str
+    machine: str
+    needs_glibc: Optional[str]
+    needs_glibcxx: Optional[str]
+
+
+class LibstdcxxCheck(TypedDict):
+    """The GLIBCXX version a library ``needs`` against what the ``libstdc++.so.6`` the loader
+    gives it ``provides``."""
+
+    needs: str
+    libstdcxx: str
+    via: Optional[str]
+    provides: Optional[str]
+
+
+class LiveLoad(TypedDict, total=False):
+    """Live only: what the real loader did with a ``dlopen`` of the soname."""
+
+    loaded: str
+    in_maps: bool
+    error: str
+
+
+class _LibraryResolutionBase(TypedDict):
+    key: Optional[str]
+    group: Optional[str]
+    resolved: Optional[str]
+    via: Optional[str]
+    error: Optional[str]
+    steps: List[Step]
+    copies: List[Copy]
+
+
+class LibraryResolution(_LibraryResolutionBase, total=False):
+    """How one soname resolves for a plain ``dlopen``: ``resolved`` (as the loader names
+    it) and ``resolved_real`` (the file), ``via`` which search step, ``error`` in ld.so's own
+    words, every ``copies`` on disk. ``key``/``group`` are the knowledge base's name for the
+    library (``cudnn``, ``driver``, ...). ``live_agrees`` is whether the real loader mapped the
+    file the model predicts."""
+
+    resolved_real: str
+    version: Optional[str]
+    unresolved_needed: List[str]
+    libstdcxx: Optional[LibstdcxxCheck]
+    live: LiveLoad
+    live_agrees: bool
+
+
+class ConsumerResolution(TypedDict):
+    resolved: Optional[str]
+    via: Optional[str]
+    error: Optional[str]
+
+
+class _ConsumerBase(TypedDict):
+    name: str
+    site_packages: str
+    requester: Optional[str]
+    needs: List[str]
+    resolutions: Dict[str, ConsumerResolution]
+
+
+class Consumer(_ConsumerBase, total=False):
+    """An installed program that asks the loader for GPU libraries, resolved as that program
+    would (its own RPATH/RUNPATH count). ``name`` is a display label; ``role`` is the stable
+    machine value: ``tensorflow``, ``tensorrt-bindings``, ``onnxruntime-tensorrt-ep`` or
+    ``pycuda`` (absent in reports written before it existed). ``kind``: ``dlopen`` (sonames
+    TF opens at run time) or ``NEEDED`` (its ELF's dependencies); ``error`` when its ELF
+    could not be read."""
+
+    role: str
+    kind: str
+    error: str
+
+
+class Place(TypedDict):
+    """A directory where CUDA, cuDNN or TensorRT libraries can live, with who put it there."""
+
+    dir: str
+    via: str
+
+
+class LibrariesArea(_Area, total=False):
+    """Library resolution: ``libraries`` per soname, ``consumers`` per framework. ``live``
+    (live only) is the real loader's answer per soname, or an error. ``stale_cache`` lists
+    libraries in ld.so.conf directories that /etc/ld.so.cache does not know."""
+
+    machine: str
+    ld_so_cache: bool
+    ld_so_conf_dirs: List[str]
+    stale_cache: List[str]
+    places: List[Place]
+    libraries: Dict[str, LibraryResolution]
+    consumers: List[Consumer]
+    live: Union[AreaError, Dict[str, LiveLoad]]
+
+
+# --- pycuda, onnxruntime, precision --------------------------------------------------------
+
+
+class PycudaLive(TypedDict, total=False):
+    """Live only: ``built_cuda`` is the CUDA pycuda was compiled against, ``driver_cuda``
+    the driver's CUDA as an integer (12040 = 12.4)."""
+
+    version: Optional[str]
+    built_cuda: VersionNumber
+    driver_cuda: int
+    devices: int
+    error: str
+
+
+class _PackageInstallBase(TypedDict):
+    package: str
+    version: str
+    site_packages: str
+
+
+class PycudaInstall(_PackageInstallBase, total=False):
+    live: PycudaLive
+
+
+class PycudaArea(_Area, total=False):
+    installs: List[PycudaInstall]
+
+
+class OnnxruntimeLive(TypedDict, total=False):
+    version: str
+    providers: List[str]
+    error: str
+
+
+class OnnxruntimeInstall(_PackageInstallBase, total=False):
+    live: OnnxruntimeLive
+
+
+class OnnxruntimeArea(_Area, total=False):
+    installs: List[OnnxruntimeInstall]
+
+
+class PrecisionGpu(TypedDict):
+    """Per GPU: ``support`` per precision is ``true``/``false`` or a word (``slow``,
+    ``partial``) from the knowledge base; ``request_by`` says how the installed TensorRT
+    asks for it (``builder flag``, ``typed graph``, ``default``; null without TensorRT)."""
+
+    index: Optional[int]
+    name: Optional[str]
+    compute_capability: Optional[str]
+    support: Dict[str, Union[bool, str]]
+    note: Optional[str]
+    tensorrt: Optional[str]
+    request_by: Dict[str, Optional[str]]
+
+
+class PrecisionArea(_Area, total=False):
+    gpus: List[PrecisionGpu]
+    tensorrt: Optional[str]
+
+
+class Target(TypedDict):
+    """What was judged: the live machine, or a root file system read statically."""
+
+    mode: Literal["live", "static"]
+    root: str
+
+
+class Snapshot(TypedDict, total=False):
+    """Every collected fact, by area; each area may be ``AreaError`` instead. Areas a run
+    left out (``--only``/``--skip``) are absent; other areas may be added within /1."""
+
+    os: Union[OsArea, AreaError]
+    env: Union[EnvArea, AreaError]
+    nvml: Union[NvmlArea, AreaError]
+    driver: Union[DriverArea, AreaError]
+    gpus: Union[GpusArea, AreaError]
+    devices: Union[DevicesArea, AreaError]
+    cuda: Union[CudaArea, AreaError]
+    python: Union[PythonArea, AreaError]
+    tensorflow: Union[TensorFlowArea, AreaError]
+    tensorrt: Union[TensorRTArea, AreaError]
+    libraries: Union[LibrariesArea, AreaError]
+    pycuda: Union[PycudaArea, AreaError]
+    onnxruntime: Union[OnnxruntimeArea, AreaError]
+    precision: Union[PrecisionArea, AreaError]
+    target: Target
+
+
+# --- the report --------------------------------------------------------------------------
+
+
+class Tool(TypedDict):
+    name: str
+    version: str
+
+
+class CouldNotCheck(TypedDict):
+    """An area whose checks could not run, and why."""
+
+    area: str
+    reason: str
+
+
+class _SummaryBase(TypedDict):
+    status: Literal["ok", "warning", "error"]
+    errors: int
+    warnings: int
+
+
+class Summary(_SummaryBase, total=False):
+    """Counts of error and warning findings; ``incomplete`` and ``could_not_check`` say
+    what could not be judged."""
+
+    incomplete: int
+    could_not_check: List[CouldNotCheck]
+
+
+class Fix(TypedDict):
+    """How to fix a finding: shell ``commands`` to run in order, ``env`` values to set
+    (``"DIR:$VAR"`` prepends), documentation ``links``."""
+
+    summary: str
+    commands: List[str]
+    env: Dict[str, str]
+    links: List[str]
+
+
+class _FindingBase(TypedDict):
+    id: str
+    severity: Literal["error", "warning", "info"]
+    area: str
+    title: str
+    detail: str
+    evidence: List[str]
+    fix: Optional[Fix]
+
+
+class Finding(_FindingBase, total=False):
+    """What a rule concluded. ``caused_by`` is the id of the finding this one follows from;
+    ``subject`` names what it is about (a soname, a GPU, ...)."""
+
+    caused_by: Optional[str]
+    subject: Optional[str]
+
+
+class Report(TypedDict):
+    """A trtdoctor check report (``trtdoctor check --json``). Records accept keys not
+    listed here: /1 may add keys, never remove or rename one."""
+
+    schema: Literal["trtdoctor.report/1"]
+    tool: Tool
+    target: Target
+    summary: Summary
+    snapshot: Snapshot
+    findings: List[Finding]
+
+
+# --- the fix plan ----------------------------------------------------------------------
+
+
+class _PlanStepBase(TypedDict):
+    finding: str
+    title: str
+    summary: str
+
+
+class InstallStep(_PlanStepBase):
+    """Package installs, pinned, with their index options."""
+
+    kind: Literal["install"]
+    commands: List[str]
+
+
+class EnvStep(_PlanStepBase):
+    """Environment changes (``"DIR:$VAR"`` prepends)."""
+
+    kind: Literal["env"]
+    env: Dict[str, str]
+
+
+class ManualStep(_PlanStepBase):
+    """Steps a person must do (driver, reboot, container flags)."""
+
+    kind: Literal["manual"]
+    commands: List[str]
+
+
+class PlanEnv(TypedDict):
+    """The environment part of the plan, merged: directories to ``prepend`` per variable,
+    and values to ``set``."""
+
+    prepend: Dict[str, List[str]]
+    set: Dict[str, str]
+
+
+class Plan(TypedDict):
+    """A fix plan (``trtdoctor fix --format json``): steps in order (manual, install, env),
+    each tied to the ``finding`` it fixes."""
+
+    schema: Literal["trtdoctor.plan/1"]
+    steps: List[Union[InstallStep, EnvStep, ManualStep]]
+    env: PlanEnv
+
+
+# --- the smoke report ------------------------------------------------------------------
+
+
+class SmokeStack(TypedDict):
+    """The stack the smoke ran on, from the check's snapshot."""
+
+    driver: Optional[str]
+    cuda_driver: Optional[str]
+    gpu: Optional[str]
+    compute_capability: Optional[str]
+    cudart: Optional[str]
+    cudnn: Optional[str]
+    libnvinfer: Optional[str]
+    tensorrt: Optional[str]
+
+
+class SmokeRequest(TypedDict):
+    precision: Literal["fp32", "fp16", "int8", "best"]
+    batch: int
+    iterations: int
+    warmup: int
+    model: str
+    device: int
+    cuda_graph: bool
+    no_transfers: bool
+    backend: str
+
+
+class LatencyStats(TypedDict):
+    """Latency samples in milliseconds; ``cv_percent`` is the coefficient of variation."""
+
+    n: int
+    min: float
+    mean: float
+    median: float
+    p90: float
+    p99: float
+    max: float
+    cv_percent: float
+
+
+class SmokeBaseline(TypedDict):
+    """The trusted baseline (onnxruntime on the CPU) and its latency."""
+
+    name: str
+    version: str
+    latency_ms: LatencyStats
+
+
+class SmokeBackend(TypedDict):
+    backend: str
+    module: str
+    version: Optional[str]
+    strongly_typed: Optional[bool]
+
+
+class SmokeBuild(TypedDict):
+    """The engine build: ``engine`` is the saved plan file (a JSON sidecar sits next to it);
+    ``flags`` the builder precision flags (none for strongly typed networks)."""
+
+    seconds: float
+    engine_bytes: int
+    engine: str
+    flags: List[str]
+    strongly_typed: bool
+
+
+class Tolerance(TypedDict):
+    cosine: float
+    top1: float
+    max_abs: float
+
+
+class SmokeValidation(TypedDict):
+    """Outputs against the baseline, with the tolerances of the precision."""
+
+    max_abs_error: float
+    cosine: float
+    top1_agreement: float
+    tolerance: Tolerance
+    passed: bool
+
+
+class SmokeBenchmark(TypedDict):
+    """GPU time (CUDA events) and end-to-end time (host clock); ``warnings`` are trtexec's
+    enqueue-bound / transfer-bound / unstable advice."""
+
+    gpu_ms: LatencyStats
+    e2e_ms: LatencyStats
+    throughput_items_per_s: float
+    speedup_vs_baseline: float
+    warnings: List[str]
+
+
+class _SmokeReportBase(TypedDict):
+    schema: Literal["trtdoctor.smoke/1"]
+    tool: Tool
+    stack: SmokeStack
+    request: SmokeRequest
+    preflight: List[Finding]
+    result: Literal["PASS", "FAIL"]
+
+
+class SmokeReport(_SmokeReportBase, total=False):
+    """A smoke report (``trtdoctor smoke --format json``). ``preflight`` holds the check's
+    errors that stopped it; ``reason`` says why it failed. The later sections appear as far
+    as the smoke got."""
+
+    reason: str
+    baseline: SmokeBaseline
+    backend: SmokeBackend
+    build: SmokeBuild
+    validation: SmokeValidation
+    benchmark: SmokeBenchmark
