@@ -174,13 +174,18 @@ def test_root_cause_first_with_consequences_under_it(h100_report):
                 "package": "tensorflow",
                 "version": "2.17.1",
                 "site_packages": "/v/lib/python3.11/site-packages",
+                "python": "/v/bin/python",
                 "python_version": "3.11",
+                "kb": None,
                 "build_info": {"is_cuda_build": True},
-                "live": {"gpus": [], "build_info": {"is_cuda_build": True}},
+                "live": {"gpus": [], "build_info": {"is_cuda_build": True}, "log": [], "loaded_tensorrt": None},
             }
         ]
     }
-    path = h100_report(driver={"version": None, "kernel_module": None, "proc_present": True, "libcuda": [], "libnvidia_ml": []}, tensorflow=tf)
+    path = h100_report(tensorflow=tf)
+    rep = json.loads(open(path).read())
+    rep["snapshot"]["driver"].update(version=None, kernel_module=None, sys_module=None, proc_present=True, libcuda=[], libnvidia_ml=[])
+    open(path, "w").write(json.dumps(rep))
     rep = json.loads(run_cli("check", "--json", "--from", path).stdout)
     by_id = {f["id"]: f for f in rep["findings"]}
     assert by_id["tensorflow.no-gpu"]["caused_by"] == "driver.missing" and by_id["driver.missing"]["caused_by"] is None

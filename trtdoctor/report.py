@@ -139,6 +139,11 @@ def _schema_problem(data: dict) -> str | None:
     err = best_match(_validator().iter_errors(data))
     if err is None:
         return None
+    while err.validator in ("anyOf", "oneOf") and err.context:
+        deepest = max(err.context, key=lambda e: len(e.path))  # the shape it came closest to fitting
+        if not deepest.path:
+            break
+        err = deepest
     where = _cut(_json_path(list(err.absolute_path)), 120)
     return f"{where}: {_describe(err)}" if where else _describe(err)
 
