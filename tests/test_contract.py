@@ -196,3 +196,20 @@ def test_root_cause_first_with_consequences_under_it(h100_report):
     assert any("(follows from driver.missing: fix that first)" in line for line in lines if "sees no GPU" in line)
     md = run_cli("check", "--format", "markdown", "--from", path).stdout
     assert md.index("`driver.missing`") < md.index("`tensorflow.no-gpu`")
+
+
+def test_a_recipe_for_a_driver_older_than_any_cuda_is_one_line(h100_report, tmp_path):
+    rep = json.loads(open(h100_report()).read())
+    rep["snapshot"]["driver"]["version"] = "100.0"
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(rep))
+    res = run_cli("fix", "--from", str(path), "--recipe", "pip", "--out", str(tmp_path / "out"))
+    assert res.returncode == 2 and "older than every CUDA release" in res.stderr and len(res.stderr.splitlines()) == 1
+
+
+def test_wsl_libcuda_so_1_1_is_no_driver_version(tree):
+    tree.base()
+    tree.lib("/usr/lib/wsl/lib/libcuda.so.1.1", "libcuda.so.1", links=("libcuda.so.1",))
+    tree.write("/proc/version", "Linux version 5.15.153.1-microsoft-standard-WSL2\n")
+    rep = check_json(tree.root)
+    assert rep["snapshot"]["driver"]["libcuda"] == [] and rep["snapshot"]["driver"]["version"] is None

@@ -63,7 +63,10 @@ def test_hidden_gpus_named_as_the_cause():
     assert any("NVML sees" in e for e in f["evidence"])
 
 
-@pytest.mark.skipif(importlib.util.find_spec("tensorrt_lean") is None, reason="tensorrt_lean is not installed (pip install tensorrt-lean-cu13)")
+@pytest.mark.skipif(
+    importlib.util.find_spec("tensorrt_lean") is None and importlib.util.find_spec("tensorrt_lean_bindings") is None,
+    reason="no TensorRT lean runtime (pip install tensorrt-lean-cu13-bindings tensorrt-lean-cu13-libs)",
+)
 def test_real_lean_runtime_refuses_junk_with_its_own_message(tmp_path):
     junk = tmp_path / "junk.plan"
     junk.write_bytes(b"not a TensorRT plan " * 64)

@@ -864,3 +864,29 @@ def test_placeholder_in_one_venv_is_no_cause_in_another():
     missing = next(f for f in run.findings if f.id == "libraries.missing")
     assert missing.subject == SITE and missing.caused_by is None
     assert placeholder.subject == TF_SITE
+
+
+# --- shapes the schema lets through that once crashed a rule (found by tests/test_schemas.py's fuzz) ---
+
+
+def test_a_driver_for_a_cuda_major_with_no_pip_build_is_a_finding_not_a_crash():
+    snap = healthy()
+    snap["driver"]["cuda_driver_version"] = "10.2"  # a driver older than any pip TensorRT build
+    run = run_rules(snap)
+    assert run.could_not_check == []
+    f = next(f for f in run.findings if f.id == "tensorrt.driver-too-old")
+    assert "no pip build of it is known" in f.fix.commands[0]
+
+
+def test_a_superscript_digit_in_cuda_visible_devices_is_judged_not_a_crash():
+    snap = healthy()
+    snap["env"]["cuda_visible_devices"] = "²"  # str.isdigit says yes, int() says no
+    run = run_rules(snap)
+    assert run.could_not_check == [] and "gpus.hidden" in ids_of(run)
+
+
+def test_slow_fp16_on_a_gpu_of_unknown_compute_capability_is_refused_not_a_crash():
+    from trtdoctor.smoke.runner import precision_refusal
+
+    snap = {"precision": {"gpus": [{"index": 0, "name": "Mystery GPU", "compute_capability": None, "support": {"fp16": "slow"}}]}}
+    assert "runs far slower than FP32" in precision_refusal(snap, "fp16", 0)

@@ -30,6 +30,8 @@ def choose(snapshot: dict, stack: str = "tensorrt", tensorrt: str | None = None,
     else:
         why.append("no driver found: assuming a current driver (r580+, CUDA 13)")
         max_cuda = "13.0"
+    if max_cuda is None:
+        raise RecipeError(f"driver {drv} is older than every CUDA release trtdoctor knows: upgrade the driver first")
     cuda_major = knowledge.major_minor(max_cuda)[0]
     pip_rows = knowledge.load("tensorrt")["pip_installs"]
     if stack == "tf-trt":

@@ -195,7 +195,7 @@ def live_tensorflow(target: Target, snap: dict) -> dict:
         live["log"] = [ln.strip()[:300] for ln in res.stderr.splitlines() if _TF_LOG.search(ln)][:12]
         # get_loaded_tensorrt_version() aborts the interpreter when libnvinfer is missing
         # (TF 2.17.1): only ask in a throwaway process, and only when it resolves.
-        consumer = next((c for c in libs.get("consumers", []) if c.get("site_packages") == inst["site_packages"] and c["name"].startswith("tensorflow")), None)
+        consumer = next((c for c in libs.get("consumers", []) if c.get("site_packages") == inst["site_packages"] and c.get("role") == "tensorflow"), None)
         trt_ok = consumer and consumer["needs"] and all(r["resolved"] for s, r in consumer["resolutions"].items() if s.startswith("libnvinfer"))
         if live.get("is_tensorrt_enabled") and trt_ok:
             loaded = run_python_json(TF_LOADED, python=py, env=target.env, timeout=target.timeout)

@@ -23,6 +23,16 @@ def soname_parts(name: str) -> tuple[str, str] | None:
     return (m.group(1), m.group(2)) if m else None
 
 
+# Reports saved before consumers carried a ``role`` name them by display label only.
+_ROLE_BY_LABEL = {"tensorrt bindings": "tensorrt-bindings", "onnxruntime TensorRT EP": "onnxruntime-tensorrt-ep", "pycuda": "pycuda"}
+
+
+def role_of(consumer: dict) -> str | None:
+    """What a consumer is (tensorflow, tensorrt-bindings, …), by its role, never its display label."""
+    name = consumer.get("name") or ""
+    return consumer.get("role") or _ROLE_BY_LABEL.get(name) or ("tensorflow" if name.startswith("tensorflow") else None)
+
+
 def catalog() -> list[dict]:
     return knowledge.load("libraries")["libraries"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import knowledge
 from ..findings import Finding, Fix
-from ..probes.libraries import soname_parts
+from ..probes.libraries import role_of, soname_parts
 from . import GPU_CAUSES, Check, rule
 
 TRT_INDEX = "--extra-index-url https://pypi.nvidia.com"
@@ -29,6 +29,8 @@ def _pip_command(cuda: str | None, version: str | None) -> str:
     row = knowledge.load("tensorrt")["pip_installs"].get(cuda or "13")
     if version and cuda:
         return f"pip install {TRT_INDEX} tensorrt-cu{cuda}=={version} tensorrt-cu{cuda}-bindings=={version} tensorrt-cu{cuda}-libs=={version}"
+    if row is None:
+        return f"install a TensorRT built for CUDA {cuda}: no pip build of it is known (see {TRT_PIP_DOCS})"
     return row["command"]
 
 
@@ -176,7 +178,7 @@ def trt_missing(snap: dict) -> list[Finding]:
 def _libs_resolve(snap: dict, inst: dict) -> bool:
     libs = (snap.get("libraries") or {}).get("consumers", [])
     for c in libs:
-        if c["name"] == "tensorrt bindings" and c["site_packages"] == inst["site_packages"]:
+        if role_of(c) == "tensorrt-bindings" and c["site_packages"] == inst["site_packages"]:
             return bool(c["needs"]) and all(r.get("resolved") for r in c["resolutions"].values())
     return False
 
@@ -361,7 +363,7 @@ def tf_trt(snap: dict) -> list[Finding]:
             lo, hi = row["python"]
             if not (knowledge.major_minor(lo) <= knowledge.major_minor(py) <= knowledge.major_minor(hi)):
                 out.append(Finding("tensorflow.python-unsupported", "error", "tensorflow", f"TensorFlow {v} supports Python {lo}–{hi}, not {py}", "", [f"{site}"], Fix(f"Use Python {lo}–{hi}.")))
-        c = next((c for c in consumers if c["site_packages"] == site and c["name"].startswith("tensorflow")), None)
+        c = next((c for c in consumers if c["site_packages"] == site and role_of(c) == "tensorflow"), None)
         linked = live.get("linked_tensorrt") or row.get("trt")
         if c and linked:
             missing = [s for s, r in c["resolutions"].items() if s.startswith("libnvinfer") and not r.get("resolved")]
@@ -477,7 +479,7 @@ def pycuda(snap: dict) -> list[Finding]:
 def ort(snap: dict) -> list[Finding]:
     out = []
     for c in (snap.get("libraries") or {}).get("consumers", []):
-        if c["name"] != "onnxruntime TensorRT EP":
+        if role_of(c) != "onnxruntime-tensorrt-ep":
             continue
         miss = [s for s, r in c["resolutions"].items() if not r.get("resolved")]
         if miss:

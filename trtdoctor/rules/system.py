@@ -187,9 +187,9 @@ def _hidden_reason(snap: dict) -> tuple[str, str] | None:
         if cvd.strip() == "" or items[0] in ("-1", "NoDevFiles"):
             return "CUDA_VISIBLE_DEVICES", cvd
         first = items[0]
-        if first.isdigit() and count and int(first) >= count:
+        if first.isdecimal() and first.isascii() and count and int(first) >= count:
             return "CUDA_VISIBLE_DEVICES", cvd
-        if not (first.isdigit() or first.startswith(("GPU-", "MIG-"))):
+        if not ((first.isdecimal() and first.isascii()) or first.startswith(("GPU-", "MIG-"))):
             return "CUDA_VISIBLE_DEVICES", cvd
     nv = snap.get("nvml") or {}
     cuda_sees_gpus = nv.get("cuInit") == 0 and (nv.get("cuda_device_count") or 0) > 0

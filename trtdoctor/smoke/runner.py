@@ -47,7 +47,7 @@ def precision_refusal(snapshot: dict, precision: str, device: int) -> str | None
     if not row or precision in ("fp32", "best"):
         return None
     sup = (row.get("support") or {}).get(precision)
-    cc = row.get("compute_capability")
+    cc = row.get("compute_capability") or "?"
     if sup == "slow":
         return f"{precision.upper()} on {row.get('name')} (sm_{cc.replace('.', '')}) runs far slower than FP32 ({row.get('note') or 'no fast ' + precision.upper()})"
     if sup is False:
