@@ -289,7 +289,7 @@ def test_check_with_hung_probes_ends_within_its_budget(tmp_path):
     tf = next(i for i in snap["tensorflow"]["installs"] if i["site_packages"] == str(site))
     assert tf["live"]["error"] == "could not collect: import tensorflow timed out after 2s"
     ort = next(i for i in snap["onnxruntime"]["installs"] if i["site_packages"] == str(site))
-    assert ort["live"] == {"error": "could not collect: timed out after 2s"}
-    assert took < 8, took  # one after another this is 7 children of 2 s: 14 s
-    assert len(_pids(pids)) >= 10
+    assert "live" not in ort and ort["providers"] == ["CPUExecutionProvider"]  # read from files: no child to hang
+    assert took < 8, took  # one after another this is 6 children of 2 s: 12 s
+    assert len(_pids(pids)) >= 8
     assert _all_dead(_pids(pids)), [psutil.Process(p) for p in _pids(pids) if not _dead(p)]

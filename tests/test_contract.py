@@ -213,3 +213,13 @@ def test_wsl_libcuda_so_1_1_is_no_driver_version(tree):
     tree.write("/proc/version", "Linux version 5.15.153.1-microsoft-standard-WSL2\n")
     rep = check_json(tree.root)
     assert rep["snapshot"]["driver"]["libcuda"] == [] and rep["snapshot"]["driver"]["version"] is None
+
+
+def test_onnxruntime_providers_are_read_from_its_provider_libraries(tree):
+    tree.base()
+    site = "/opt/v/lib/python3.12/site-packages"
+    tree.dist(site, "onnxruntime-gpu", "1.22.0")
+    for p in ("tensorrt", "cuda", "shared"):
+        tree.write(f"{site}/onnxruntime/capi/libonnxruntime_providers_{p}.so", "")
+    ort = check_json(tree.root, "--env", "VIRTUAL_ENV=/opt/v", "--only", "onnxruntime")["snapshot"]["onnxruntime"]["installs"][0]
+    assert ort["providers"] == ["CUDAExecutionProvider", "TensorrtExecutionProvider", "CPUExecutionProvider"]

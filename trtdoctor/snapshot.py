@@ -559,6 +559,11 @@ class OnnxruntimeLive(TypedDict, total=False):
 
 
 class OnnxruntimeInstall(_PackageInstallBase, total=False):
+    """``providers`` from the provider libraries the package ships (``providers_from`` says
+    so); ``live`` only in reports of trtdoctor versions that imported onnxruntime."""
+
+    providers: List[str]
+    providers_from: str
     live: OnnxruntimeLive
 
 

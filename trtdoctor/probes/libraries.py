@@ -280,7 +280,7 @@ def live_dlopen(target: Target, sonames: list[str], python: str | None = None) -
     import sys
 
     code = LIVE_CODE.replace("json.loads(sys.argv[1])", json.dumps(sonames))
-    res = run_python_json(code, python=python or sys.executable, env=target.env, timeout=target.timeout)
+    res = run_python_json(code, python=python or sys.executable, env=target.env, timeout=target.timeout, isolated=True)
     if res.data is None:
         return {"error": f"could not collect: dlopen probe {res.error}"}
     return res.data

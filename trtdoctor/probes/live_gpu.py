@@ -4,13 +4,20 @@ user); ``nvidia-smi`` only when NVML cannot answer."""
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 
 from ..subproc import run, run_python_json
 from ..target import Target
 
+# NVML and the CUDA driver API run in two children at once: cuInit alone takes about 0.2 s
+# on an H100, and NVML needs no CUDA. Both start isolated (-I -S): NVML's child gets pynvml's
+# folder on sys.path and nothing else from site-packages.
 NVML_CODE = r"""
-import ctypes, json
+import json, sys
+sys.path.insert(0, __PYNVML_DIR__)
 out = {}
 def s(x):
     return x.decode() if isinstance(x, bytes) else x
@@ -45,6 +52,14 @@ except ImportError:
     out["nvml_error"] = "pynvml (nvidia-ml-py) is not installed"
 except Exception as e:
     out["nvml_error"] = "%s: %s" % (type(e).__name__, e)
+print(json.dumps(out))
+"""
+
+CUDA_CODE = r"""
+import ctypes, json
+out = {}
+def s(x):
+    return x.decode() if isinstance(x, bytes) else x
 try:
     cu = ctypes.CDLL("libcuda.so.1")
     v = ctypes.c_int(0)
@@ -63,6 +78,12 @@ except OSError as e:
     out["libcuda_error"] = str(e)
 print(json.dumps(out))
 """
+
+
+def _pynvml_dir() -> str:
+    spec = importlib.util.find_spec("pynvml")
+    return os.path.dirname(spec.origin) if spec and spec.origin else ""
+
 
 SMI_FIELDS = "index,name,uuid,driver_version,compute_cap,memory.total,mig.mode.current"
 MAX_GPUS = 64  # rows of nvidia-smi kept: more is a broken or hostile nvidia-smi, not a machine
@@ -108,13 +129,21 @@ def _nvidia_smi(target: Target) -> dict:
 def probe_nvml(target: Target, snap: dict) -> dict:
     if not target.live:
         return {"skipped": "static mode"}
-    res = run_python_json(NVML_CODE, env=target.env, timeout=target.timeout)
+    nvml_code = NVML_CODE.replace("__PYNVML_DIR__", repr(_pynvml_dir()))
+    with ThreadPoolExecutor(2) as pool:
+        nvml = pool.submit(run_python_json, nvml_code, env=target.env, timeout=target.timeout, isolated=True)
+        cuda = pool.submit(run_python_json, CUDA_CODE, env=target.env, timeout=target.timeout, isolated=True)
+        res, cu = nvml.result(), cuda.result()
     if res.data is None:
         out = {"error": f"could not collect: NVML probe {res.error}"}
     else:
         out = dict(res.data)
         if not res.ok:
             out["probe_error"] = res.error
+    if cu.data is not None:
+        out.update(cu.data)
+    elif "error" not in out:
+        out["libcuda_error"] = f"could not collect: CUDA driver probe {cu.error}"
     if not out.get("devices") and not out.get("driver"):
         smi = _nvidia_smi(target)
         out.update({k: v for k, v in smi.items() if k not in out or k == "source"})
