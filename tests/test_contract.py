@@ -223,3 +223,17 @@ def test_onnxruntime_providers_are_read_from_its_provider_libraries(tree):
         tree.write(f"{site}/onnxruntime/capi/libonnxruntime_providers_{p}.so", "")
     ort = check_json(tree.root, "--env", "VIRTUAL_ENV=/opt/v", "--only", "onnxruntime")["snapshot"]["onnxruntime"]["installs"][0]
     assert ort["providers"] == ["CUDAExecutionProvider", "TensorrtExecutionProvider", "CPUExecutionProvider"]
+
+
+def test_the_nvml_and_cuda_children_answer_even_without_a_gpu():
+    """Both children run isolated (-I -S); each must still print its JSON answer (a broken
+    child would silently turn every GPU test into a skip)."""
+    import os
+
+    from trtdoctor.probes.live_gpu import probe_nvml, run_nvml
+    from trtdoctor.target import Target
+
+    res = run_nvml(dict(os.environ), 20)
+    assert isinstance(res.data, dict) and ("devices" in res.data or "nvml_error" in res.data), res
+    nv = probe_nvml(Target(env=dict(os.environ), timeout=20), {})
+    assert "error" not in nv and ("cuInit" in nv or "libcuda_error" in nv), nv

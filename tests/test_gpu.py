@@ -10,13 +10,12 @@ import os
 import pytest
 from conftest import run_cli
 
-from trtdoctor.probes.live_gpu import NVML_CODE
+from trtdoctor.probes.live_gpu import run_nvml
 from trtdoctor.smoke.engine_compat import deserialize
-from trtdoctor.subproc import run_python_json
 
 
 def _gpu_present() -> bool:
-    res = run_python_json(NVML_CODE, env=dict(os.environ), timeout=20)
+    res = run_nvml(dict(os.environ), timeout=20)
     return bool(res.data and res.data.get("devices"))
 
 

@@ -126,12 +126,16 @@ def _nvidia_smi(target: Target) -> dict:
     return out
 
 
+def run_nvml(env: dict, timeout: float):
+    """The NVML child alone: driver, GPUs, compute capabilities (pynvml's answers as JSON)."""
+    return run_python_json(NVML_CODE.replace("__PYNVML_DIR__", repr(_pynvml_dir())), env=env, timeout=timeout, isolated=True)
+
+
 def probe_nvml(target: Target, snap: dict) -> dict:
     if not target.live:
         return {"skipped": "static mode"}
-    nvml_code = NVML_CODE.replace("__PYNVML_DIR__", repr(_pynvml_dir()))
     with ThreadPoolExecutor(2) as pool:
-        nvml = pool.submit(run_python_json, nvml_code, env=target.env, timeout=target.timeout, isolated=True)
+        nvml = pool.submit(run_nvml, target.env, target.timeout)
         cuda = pool.submit(run_python_json, CUDA_CODE, env=target.env, timeout=target.timeout, isolated=True)
         res, cu = nvml.result(), cuda.result()
     if res.data is None:
