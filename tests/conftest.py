@@ -122,6 +122,15 @@ class Tree:
         self.lib(f"/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.{lv}", "libnvidia-ml.so.1", links=("libnvidia-ml.so.1",))
         return self
 
+    def wsl(self) -> Tree:
+        """WSL2 as its driver lays it out: libcuda and NVML in /usr/lib/wsl/lib, found through ld.wsl.conf."""
+        self.lib("/usr/lib/wsl/lib/libcuda.so.1", "libcuda.so.1")
+        self.lib("/usr/lib/wsl/lib/libnvidia-ml.so.1", "libnvidia-ml.so.1")
+        self.write("/etc/ld.so.conf.d/ld.wsl.conf", "/usr/lib/wsl/lib\n")
+        self.write("/proc/version", "Linux version 5.15.153.1-microsoft-standard-WSL2\n")
+        self.ldconfig()
+        return self
+
     def cuda(self, version: str = "13.0.2", cudart: str = "13.0.96", conf: bool = True) -> Tree:
         major = version.split(".")[0]
         mm = ".".join(version.split(".")[:2])
@@ -182,3 +191,17 @@ def check_json(root: Path, *extra: str) -> dict:
 
 def ids(report: dict) -> list[str]:
     return [f["id"] for f in report["findings"]]
+
+
+def saved_report(path: Path, findings: list[dict]) -> Path:
+    """A minimal saved report (an empty environment) holding ``findings``, written to ``path``."""
+    rep = {
+        "schema": "trtdoctor.report/1",
+        "tool": {"name": "trtdoctor", "version": "0"},
+        "target": {"mode": "static", "root": "/"},
+        "summary": {"status": "error", "errors": len(findings), "warnings": 0},
+        "snapshot": {"env": {"vars": {}}},
+        "findings": [{"detail": "", "evidence": [], **f} for f in findings],
+    }
+    path.write_text(json.dumps(rep))
+    return path

@@ -142,12 +142,7 @@ def test_any_skip_keeps_precision(tree):
 
 
 def test_only_os_on_a_healthy_wsl2_root_raises_nothing(tree):
-    tree.base()
-    tree.lib("/usr/lib/wsl/lib/libcuda.so.1", "libcuda.so.1")
-    tree.lib("/usr/lib/wsl/lib/libnvidia-ml.so.1", "libnvidia-ml.so.1")
-    tree.write("/etc/ld.so.conf.d/ld.wsl.conf", "/usr/lib/wsl/lib\n")
-    tree.write("/proc/version", "Linux version 5.15.153.1-microsoft-standard-WSL2\n")
-    tree.ldconfig()
+    tree.base().wsl()
     rep = check_json(tree.root, "--only", "os")
     assert rep["snapshot"]["os"]["wsl2"] is True
     assert ids(rep) == [] and rep["summary"]["status"] == "ok"

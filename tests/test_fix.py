@@ -8,7 +8,7 @@ import sys
 
 import pytest
 import yaml
-from conftest import REPO, check_json, compile_so, ids, needs_cc, run_cli
+from conftest import REPO, check_json, compile_so, ids, needs_cc, run_cli, saved_report
 
 from trtdoctor import knowledge
 from trtdoctor.fix import recipes
@@ -22,28 +22,19 @@ HOSTILE = '/opt/my env/it\'s $HOME/"lib"'
 
 def report_with_env_fix(tmp_path, d):
     """A saved report whose finding asks to prepend a directory to LD_LIBRARY_PATH."""
-    rep = {
-        "schema": "trtdoctor.report/1",
-        "tool": {"name": "trtdoctor", "version": "0"},
-        "target": {"mode": "static", "root": "/"},
-        "summary": {"status": "error", "errors": 1, "warnings": 0},
-        "snapshot": {"env": {"vars": {}}},
-        "findings": [
+    return saved_report(
+        tmp_path / "report.json",
+        [
             {
                 "id": "libraries.not-on-loader-path",
                 "severity": "error",
                 "area": "libraries",
                 "title": "t",
-                "detail": "",
-                "evidence": [],
                 "fix": {"summary": f"Add {d}", "commands": ["pip install --extra-index-url https://pypi.nvidia.com tensorrt==8.6.1"], "env": {"LD_LIBRARY_PATH": f"{d}:$LD_LIBRARY_PATH"}, "links": []},
             },
-            {"id": "driver.version-mismatch", "severity": "error", "area": "driver", "title": "m", "detail": "", "evidence": [], "fix": {"summary": "Reboot", "commands": ["sudo reboot"], "env": {}, "links": []}},
+            {"id": "driver.version-mismatch", "severity": "error", "area": "driver", "title": "m", "fix": {"summary": "Reboot", "commands": ["sudo reboot"], "env": {}, "links": []}},
         ],
-    }
-    p = tmp_path / "report.json"
-    p.write_text(json.dumps(rep))
-    return p
+    )
 
 
 def bash(script: str, env: dict | None = None) -> str:

@@ -5,7 +5,7 @@ import json
 import re
 
 import pytest
-from conftest import H100_ENV, h100_tree, needs_cc, run_cli
+from conftest import H100_ENV, h100_tree, needs_cc, run_cli, saved_report
 
 from trtdoctor.redact import anonymize_text, anonymize_tree, mask_text, mask_tree
 
@@ -86,20 +86,14 @@ def test_no_secret_in_any_output(secret_tree, tmp_path):
 def test_plan_from_an_old_unmasked_report_is_masked_and_not_written(tmp_path):
     """A report saved before masking existed still holds secrets: the plan and the written file must not."""
     secret_dir = f"/opt/{GHP}/lib"
-    rep = {
-        "schema": "trtdoctor.report/1",
-        "tool": {"name": "trtdoctor", "version": "0"},
-        "target": {"mode": "static", "root": "/"},
-        "summary": {"status": "error", "errors": 1, "warnings": 0},
-        "snapshot": {"env": {"vars": {}}},
-        "findings": [
+    saved = saved_report(
+        tmp_path / "old.json",
+        [
             {
                 "id": "libraries.not-on-loader-path",
                 "severity": "error",
                 "area": "libraries",
                 "title": f"not on the path: {secret_dir}",
-                "detail": "",
-                "evidence": [],
                 "fix": {
                     "summary": "Add it",
                     "commands": [f"pip install --index-url https://user:{CONDA_PASS}@pypi.example/simple tensorrt"],
@@ -108,9 +102,7 @@ def test_plan_from_an_old_unmasked_report_is_masked_and_not_written(tmp_path):
                 },
             }
         ],
-    }
-    saved = tmp_path / "old.json"
-    saved.write_text(json.dumps(rep))
+    )
     plan = run_cli("fix", "--from", str(saved), "--format", "json")
     assert plan.returncode == 0, plan.stderr
     assert_no_secret(plan.stdout)

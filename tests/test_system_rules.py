@@ -109,12 +109,7 @@ def test_ld_preload(tree):
 
 
 def test_wsl2_layout(tree):
-    tree.base()
-    tree.lib("/usr/lib/wsl/lib/libcuda.so.1", "libcuda.so.1")
-    tree.lib("/usr/lib/wsl/lib/libnvidia-ml.so.1", "libnvidia-ml.so.1")
-    tree.write("/etc/ld.so.conf.d/ld.wsl.conf", "/usr/lib/wsl/lib\n")
-    tree.write("/proc/version", "Linux version 5.15.153.1-microsoft-standard-WSL2\n")
-    tree.ldconfig()
+    tree.base().wsl()
     rep = check_json(tree.root)
     assert rep["snapshot"]["os"]["wsl2"] is True
     assert not [i for i in ids(rep) if i.startswith("os.wsl")]

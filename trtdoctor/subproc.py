@@ -144,11 +144,7 @@ def _strays(mine: Callable[[str | None], bool]) -> list[psutil.Process]:
     out: list[psutil.Process] = []
     with _LOCK:
         if _subreaper:
-            try:
-                kids = psutil.Process().children()
-            except psutil.Error:
-                kids = []
-            for p in kids:
+            for p in _psutil_children():
                 if p.pid not in _LIVE and mine(_tag(p)):
                     out += [p, *_tree(p.pid)]
         else:
@@ -157,6 +153,15 @@ def _strays(mine: Callable[[str | None], bool]) -> list[psutil.Process]:
                 if tag is not None and mine(tag):
                     out += [p, *_tree(p.pid)]
     return out
+
+
+def _psutil_children() -> list[psutil.Process]:
+    import psutil
+
+    try:
+        return psutil.Process().children()
+    except psutil.Error:
+        return []
 
 
 def _kill(procs: list[psutil.Process]) -> None:
@@ -178,11 +183,7 @@ def _reap(victims: list[psutil.Process], wait: float = 1.0) -> None:
     end = time.monotonic() + wait
     while True:
         with _LOCK:
-            try:
-                kids = psutil.Process().children()
-            except psutil.Error:
-                kids = []
-            for p in kids:
+            for p in _psutil_children():
                 try:
                     if p.pid not in _LIVE and p.status() == psutil.STATUS_ZOMBIE:
                         os.waitpid(p.pid, os.WNOHANG)
