@@ -188,6 +188,13 @@ def _progress():
 
 
 def cmd_check(a: argparse.Namespace) -> int:
+    target = None
+    if not (a.from_ or a.list_checks or a.explain):
+        target = make_target(a.root, a.env_file, a.env, a.timeout, a.python)
+        if not (a.only or a.skip):  # the slowest child starts while the rest is imported
+            from .probes.live_gpu import prefetch
+
+            prefetch(target)
     from . import engine as run
     from . import render, report
     from .rules import select
@@ -196,11 +203,10 @@ def cmd_check(a: argparse.Namespace) -> int:
         out(checks_listing(a.format == "json"))
         return 0
     selection = select(a.only, a.skip)
-    target = None
     if a.from_:
         rep, findings = run.recheck(report.load(a.from_), selection)
     else:
-        target = make_target(a.root, a.env_file, a.env, a.timeout, a.python)
+        target = target or make_target(a.root, a.env_file, a.env, a.timeout, a.python)
         if a.explain:
             out(_explain(target, a.explain))
             return 0

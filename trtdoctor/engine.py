@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .areas import verdicts
 from .findings import Finding
-from .probes import collect
+from .probes.registry import collect
 from .report import build
 from .rules import Selection, run_rules, select
 from .target import Target
