@@ -476,6 +476,24 @@ CASES: dict[str, tuple[Callable[[], dict], Callable[[], dict]]] = {
         fires=[lambda s: s["nvml"].update(cuInit=999, cuInit_name="CUDA_ERROR_UNKNOWN"), lambda s: s["nvml"].pop("cuda_device_count")],
         near=[("nvml/cuInit", 0)],
     ),
+    "gpus.arch-dropped-by-cuda": case(
+        healthy,
+        common=[gpu("Tesla P100-PCIE-16GB", "6.0")],  # Pascal: CUDA 13 dropped it, 12.x still builds for it
+        fires=[],
+        near=[lambda s: with_cuda12(s, "535.104.05")],
+    ),
+    "gpus.arch-newer-than-cuda": case(
+        lambda: with_cuda12(healthy(), "575.51.03"),  # CUDA 12.2 runtime
+        fires=[gpu("NVIDIA GeForce RTX 5090", "12.0")],  # Blackwell needs CUDA 12.8
+        near=[gpu("NVIDIA L40S", "8.9")],
+    ),
+    "tensorflow.no-kernels-for-gpu": case(
+        lambda: with_tf(healthy()),
+        # TF 2.17.1's real build_info: ['sm_60', 'sm_70', 'sm_80', 'sm_89', 'compute_90']
+        common=[lambda s: tf_inst(s)["build_info"].update(cuda_compute_capabilities=["sm_60", "sm_70", "sm_80", "sm_89", "compute_90"])],
+        fires=[gpu("Tesla K80", "3.7")],  # no Kepler cubin, and PTX compute_90 does not run on older GPUs
+        near=[gpu("NVIDIA GeForce RTX 5090", "12.0")],  # PTX compute_90 is JIT-compiled on newer GPUs
+    ),
     "gpus.none-found": case(
         healthy,
         common=[("nvml/devices", []), ("precision/gpus", [])],
@@ -890,3 +908,17 @@ def test_slow_fp16_on_a_gpu_of_unknown_compute_capability_is_refused_not_a_crash
 
     snap = {"precision": {"gpus": [{"index": 0, "name": "Mystery GPU", "compute_capability": None, "support": {"fp16": "slow"}}]}}
     assert "runs far slower than FP32" in precision_refusal(snap, "fp16", 0)
+
+
+@pytest.mark.parametrize("driver,fires", [("410.48", True), ("418.39", False)])
+def test_cuda_10_needs_its_own_release_driver(driver, fires):
+    """Before CUDA 11 there is no minor-version compatibility: CUDA 10.1 needs 418.39, full stop."""
+    snap = healthy()
+    snap["driver"]["version"] = driver
+    snap["cuda"]["toolkits"] = [{"path": "/usr/local/cuda-10.1", "version": "10.1.243", "via": "/usr/local/cuda"}]
+    del libs(snap)["libcudart.so.13"]
+    run = run_rules(snap, wanted={"driver.too-old-for-cuda", "driver.minor-compat"})
+    got = [f for f in run.findings if f.id == "driver.too-old-for-cuda"]
+    assert bool(got) == fires and not [f for f in run.findings if f.id == "driver.minor-compat"]
+    if fires:
+        assert "predates minor-version compatibility" in got[0].detail and "cuda-compat-10-1" in " ".join(got[0].fix.commands)

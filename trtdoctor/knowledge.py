@@ -128,3 +128,12 @@ def tf_release(version: str | None) -> dict | None:
 
 def cc_tuple(cc: str | None) -> tuple[int, int] | None:
     return major_minor(cc)
+
+
+def cuda_architecture(cc: str | None) -> dict | None:
+    """The kb/cuda.yaml row for a compute capability (the nearest lower minor of its major)."""
+    mm = major_minor(cc)
+    if mm is None:
+        return None
+    rows = [r for r in load("cuda")["architectures"] if major_minor(r["cc"])[0] == mm[0] and major_minor(r["cc"]) <= mm]
+    return max(rows, key=lambda r: major_minor(r["cc"]), default=None)

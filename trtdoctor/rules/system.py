@@ -145,21 +145,31 @@ def too_old(snap: dict) -> list[Finding]:
             continue
         seen.add(mm)
         ga = knowledge.min_driver_for_cuda(f"{mm[0]}.{mm[1]}")
-        floor = knowledge.compat_min_driver(mm[0])
+        compat = knowledge.compat_min_driver(mm[0])
+        floor = compat or ga  # before CUDA 11 there is no minor-version compatibility: each release needs its own driver
         if floor and dv < knowledge.parse_version(floor["driver"]):
             need = ga["driver"] if ga else floor["driver"]
+            why = (
+                f"CUDA {mm[0]}.x runtimes need driver ≥ {floor['driver']} even with minor-version compatibility"
+                if compat
+                else f"CUDA {mm[0]}.{mm[1]} predates minor-version compatibility (CUDA 11): it needs its own release's driver"
+            )
+            fc = knowledge.load("cuda")["forward_compat"]
             out.append(
                 Finding(
                     "driver.too-old-for-cuda",
                     "error",
                     "driver",
                     f"Driver {drv} is too old for CUDA {mm[0]}.{mm[1]} (needs ≥ {need})",
-                    f"CUDA {mm[0]}.x runtimes need driver ≥ {floor['driver']} even with minor-version compatibility; programs fail with 'CUDA driver version is insufficient for CUDA runtime version'.",
+                    why + "; programs fail with 'CUDA driver version is insufficient for CUDA runtime version'. On data-center GPUs the forward-compatibility package lets a newer runtime run on this driver.",
                     [f"driver: {drv}", f"CUDA {version} at {where}", f"minimum: {need} (source: {(ga or floor)['source']})"],
                     Fix(
                         f"Upgrade the driver to ≥ {need}, or use a CUDA {knowledge.major_minor(knowledge.max_cuda_for_driver(drv) or '0.0')[0]}.x stack that this driver supports.",
-                        ["nvidia-smi  # shows the highest CUDA the driver supports"],
-                        links=[CUDA_COMPAT],
+                        [
+                            "nvidia-smi  # shows the highest CUDA the driver supports",
+                            f"sudo apt-get install {fc['package'].format(major=mm[0], minor=mm[1])}  # data-center GPUs only: forward compatibility",
+                        ],
+                        links=[CUDA_COMPAT, fc["source"]],
                     ),
                 )
             )
