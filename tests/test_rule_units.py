@@ -922,3 +922,15 @@ def test_cuda_10_needs_its_own_release_driver(driver, fires):
     assert bool(got) == fires and not [f for f in run.findings if f.id == "driver.minor-compat"]
     if fires:
         assert "predates minor-version compatibility" in got[0].detail and "cuda-compat-10-1" in " ".join(got[0].fix.commands)
+
+
+@pytest.mark.parametrize("have,fires", [("8.6.0.163", True), ("8.9.7.29", False)])
+def test_cudnn_minor_from_the_knowledge_base_when_build_info_has_only_the_major(have, fires):
+    """Real TF 2.17.1 wheels say cudnn_version '8'; the knowledge base knows it was built with 8.9."""
+    snap = with_tf(healthy())
+    assert tf_inst(snap)["build_info"]["cudnn_version"] == "8" and tf_inst(snap)["kb"]["cudnn"] == "8.9"
+    add_cudnn(snap, "libcudnn.so.8", (f"{TF_SITE}/nvidia/cudnn/lib/libcudnn.so.8", have))
+    run = run_rules(snap, wanted={"libraries.cudnn-older-than-build"})
+    assert bool(run.findings) == fires and run.could_not_check == []
+    if fires:
+        assert "the knowledge base gives 8.9" in " ".join(run.findings[0].evidence)

@@ -263,16 +263,28 @@ def glibc(snap: dict) -> list[Finding]:
     return out
 
 
+def _cudnn_built_with(inst: dict) -> tuple[str, str]:
+    """The cuDNN major.minor TF was built with: real wheels' build_info holds only the major
+    ('8' in TF 2.17.1), so the minor comes from the knowledge base's row for that release."""
+    built = str((inst.get("build_info") or {}).get("cudnn_version") or "")
+    if "." in built:
+        return built, "build_info cudnn_version"
+    kb = str((inst.get("kb") or {}).get("cudnn") or "")
+    if built and kb.split(".")[0] == built:
+        return kb, f"build_info says {built}; the knowledge base gives {kb} for TensorFlow {inst.get('version')}"
+    return "", ""
+
+
 @rule(reads=("libraries", "tensorflow"), emits=[Check("libraries.cudnn-older-than-build", "error", "cuDNN older than the framework was built with")])
 def cudnn_build(snap: dict) -> list[Finding]:
     out = []
     for inst in (snap.get("tensorflow") or {}).get("installs", []):
-        built = str((inst.get("build_info") or {}).get("cudnn_version") or "")
+        built, source = _cudnn_built_with(inst)
         if not built:
             continue
         lib = _libs(snap).get(f"libcudnn.so.{built.split('.')[0]}") or {}
         got = lib.get("version")
-        if got and built.count(".") >= 1 and version_key(got)[:2] < version_key(built)[:2]:
+        if got and version_key(got)[:2] < version_key(built)[:2]:
             out.append(
                 Finding(
                     "libraries.cudnn-older-than-build",
@@ -280,7 +292,7 @@ def cudnn_build(snap: dict) -> list[Finding]:
                     "libraries",
                     f"cuDNN {got} is older than the {built} TensorFlow {inst['version']} was built with",
                     "TF logs 'Loaded runtime CuDNN library: X but source was compiled with: Y' and refuses cuDNN ops.",
-                    [f"{lib.get('resolved')}: {got}", f"build_info cudnn_version: {built}"],
+                    [f"{lib.get('resolved')}: {got}", f"built with cuDNN {built} ({source})"],
                     Fix(f"Install cuDNN ≥ {built}.", [f"pip install 'nvidia-cudnn-cu12>={built}'"]),
                 )
             )
