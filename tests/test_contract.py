@@ -232,3 +232,13 @@ def test_the_nvml_and_cuda_children_answer_even_without_a_gpu():
     assert isinstance(res.data, dict) and ("devices" in res.data or "nvml_error" in res.data), res
     nv = probe_nvml(Target(env=dict(os.environ), timeout=20), {})
     assert "error" not in nv and ("cuInit" in nv or "libcuda_error" in nv), nv
+
+
+def test_wsl2_without_ld_wsl_conf_cannot_reach_libcuda(tree):
+    tree.base().wsl()
+    assert "os.wsl-libcuda-unreachable" not in ids(check_json(tree.root))
+    assert check_json(tree.root)["areas"]["driver"]["summary"].startswith("the Windows driver, through /usr/lib/wsl/lib")
+    (tree.root / "etc/ld.so.conf.d/ld.wsl.conf").unlink()
+    tree.ldconfig()
+    rep = check_json(tree.root)
+    assert "os.wsl-libcuda-unreachable" in ids(rep) and rep["summary"]["errors"] == 1

@@ -250,11 +250,11 @@ def on_wsl(snap: dict) -> dict:
         "proc_present": True,
         "kernel_module_open": False,
         "sys_module": None,
-        "libcuda": [{"path": "/usr/lib/wsl/lib/libcuda.so.1.1", "version": "1.1", "size": 1 << 20}],
+        "libcuda": [],  # libcuda.so.1.1 is a soname alias, not a driver version (probes/system.py)
         "libnvidia_ml": [],
         "compat_libcuda": [],
         "wsl_libcuda": "/usr/lib/wsl/lib/libcuda.so.1",
-        "userspace_versions": ["1.1"],
+        "userspace_versions": [],
         "version": "581.57",
         "cuda_driver_version": "13.0",
     }
@@ -462,6 +462,10 @@ CASES: dict[str, tuple[Callable[[], dict], Callable[[], dict]]] = {
         lambda: on_wsl(healthy()),
         fires=[("libraries/libraries/libcuda.so.1/resolved", f"{SYS}/libcuda.so.1"), ("libraries/libraries/libcuda.so.1/via", "ld.so.cache")],
         near=[("libraries/libraries/libcuda.so.1/resolved", "/usr/lib/wsl/lib/libcuda.so.1"), ("libraries/libraries/libcuda.so.1/via", "ld.so.cache")],
+    ),
+    "os.wsl-libcuda-unreachable": case(
+        lambda: on_wsl(healthy()),
+        fires=[("libraries/libraries/libcuda.so.1/resolved", None), ("libraries/libraries/libcuda.so.1/error", "libcuda.so.1: cannot open shared object file")],  # no ld.wsl.conf
     ),
     # driver
     "driver.missing": case(lambda: no_driver(healthy()), near=[("driver/sys_module", DRIVER), ("devices/nodes", ["nvidia0", "nvidiactl"])]),  # known from /sys/module only: loaded

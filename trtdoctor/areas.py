@@ -21,6 +21,8 @@ def _os(s: dict, snap: dict) -> tuple[bool, str]:
 
 
 def _driver(s: dict, snap: dict) -> tuple[bool, str]:
+    if not s.get("version") and s.get("wsl_libcuda"):
+        return True, "the Windows driver, through /usr/lib/wsl/lib (its version shows only live)"
     if not s.get("version"):
         return False, "no NVIDIA driver found under this root: not judged" if _static(snap) else "no NVIDIA driver found"
     return True, f"{s['version']} (supports CUDA ≤ {s.get('cuda_driver_version') or '?'})"

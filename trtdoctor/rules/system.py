@@ -388,6 +388,7 @@ def ld_preload(snap: dict) -> list[Finding]:
         Check("os.wsl-libcuda-missing", "error", "WSL2 without /usr/lib/wsl/lib/libcuda.so.1"),
         Check("os.wsl-linux-driver", "error", "A Linux NVIDIA driver's libcuda is installed inside WSL2"),
         Check("os.wsl-libcuda-shadowed", "error", "libcuda.so.1 resolves somewhere other than /usr/lib/wsl/lib", follows=("os.wsl-linux-driver",)),
+        Check("os.wsl-libcuda-unreachable", "error", "WSL2's libcuda is present but the loader does not search /usr/lib/wsl/lib"),
     ],
 )
 def wsl(snap: dict) -> list[Finding]:
@@ -395,8 +396,8 @@ def wsl(snap: dict) -> list[Finding]:
     if not osi.get("wsl2"):
         return []
     d = snap.get("driver") or {}
-    libs = (snap.get("libraries") or {}).get("libraries") or {}
-    res = libs.get("libcuda.so.1") or {}
+    libs_area = snap.get("libraries") or {}
+    res = (libs_area.get("libraries") or {}).get("libcuda.so.1") or {}
     out = []
     if not d.get("wsl_libcuda"):
         out.append(
@@ -421,6 +422,18 @@ def wsl(snap: dict) -> list[Finding]:
                 "It shadows the WSL libcuda and cannot talk to the GPU.",
                 linux,
                 Fix("Remove the Linux driver packages inside WSL.", ["sudo apt-get remove --purge 'libnvidia-compute-*' 'nvidia-driver-*'", "sudo ldconfig"]),
+            )
+        )
+    if d.get("wsl_libcuda") and res and not res.get("resolved"):
+        out.append(
+            Finding(
+                "os.wsl-libcuda-unreachable",
+                "error",
+                "os",
+                "/usr/lib/wsl/lib/libcuda.so.1 exists, but the loader cannot find libcuda.so.1",
+                "WSL puts /usr/lib/wsl/lib on the loader path through /etc/ld.so.conf.d/ld.wsl.conf and ld.so.cache; without them every CUDA program fails with 'libcuda.so.1: cannot open shared object file' unless LD_LIBRARY_PATH names the directory.",
+                [f"libcuda.so.1: {res.get('error') or 'not found'}", f"/etc/ld.so.conf.d directories: {', '.join(libs_area.get('ld_so_conf_dirs') or []) or 'none'}"],
+                Fix("Put /usr/lib/wsl/lib back on the loader path.", ["echo /usr/lib/wsl/lib | sudo tee /etc/ld.so.conf.d/ld.wsl.conf", "sudo ldconfig"], links=["https://docs.nvidia.com/cuda/wsl-user-guide/"]),
             )
         )
     if res.get("resolved") and not res["resolved"].startswith("/usr/lib/wsl/lib"):
