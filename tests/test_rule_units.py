@@ -441,6 +441,38 @@ def bindings_only(snap: dict) -> None:
         libs(snap).pop(soname)
 
 
+def deb_trt(snap: dict) -> None:
+    """NVIDIA's deb TensorRT 8.6.1 (probes.trt_system): bindings resolving through ld.so.cache."""
+    res = {s: {"resolved": f"{SYS}/{s}", "via": "ld.so.cache", "version": "8.6.1"} for s in ("libnvinfer.so.8", "libnvinfer_plugin.so.8", "libnvonnxparser.so.8")}
+    pkgs = [{"package": p, "version": "8.6.1.6-1+cuda11.8", "held": False} for p in ("libnvinfer8", "libnvinfer-plugin8", "libnvonnxparsers8", "python3-libnvinfer")]
+    binding = {"path": "/usr/lib/python3/dist-packages/tensorrt/tensorrt.so", "needs": list(res), "resolutions": res}
+    inst = {"kind": "deb", "version": "8.6.1.6", "lib_dir": SYS, "libs": ["libnvinfer.so.8.6.1"], "bindings": [binding], "bindings_version": "8.6.1.6", "packages": pkgs, "trtexec": None}
+    snap["trt_system"] = {"installs": [inst], "torch_tensorrt": [], "jetson": None}
+
+
+def deb_binding(snap: dict) -> dict:
+    return snap["trt_system"]["installs"][0]["bindings"][0]["resolutions"]["libnvinfer.so.8"]
+
+
+def torch_trt(resolved: bool) -> Callable[[dict], None]:
+    def edit(snap: dict) -> None:
+        res = {s: {"resolved": f"{SITE}/tensorrt_libs/{s}" if resolved else None, "via": "preloaded by import tensorrt" if resolved else None, "version": None} for s in TRT_SONAMES[:2]}
+        lib_ = {"path": f"{SITE}/torch_tensorrt/lib/libtorchtrt.so", "needs": list(res), "resolutions": res}
+        tt = {"site_packages": SITE, "version": "2.5.0", "tensorrt_pins": ["tensorrt-cu12==10.3.0"], "tensorrt_installed": {}, "libs": [lib_]}
+        snap["trt_system"] = {"installs": [], "torch_tensorrt": [tt], "jetson": None}
+
+    return edit
+
+
+def jetson(runtime: bool) -> Callable[[dict], None]:
+    def edit(snap: dict) -> None:
+        snap["os"].update(container=True, container_markers=["/.dockerenv"])
+        j = {"release": "# R35 (release), REVISION: 4.1", "l4t_packages": [], "tegra_libs": ["libcuda.so.1.1"] if runtime else [], "nvhost_nodes": ["nvhost-ctrl"] if runtime else []}
+        snap["trt_system"] = {"installs": [], "torch_tensorrt": [], "jetson": j}
+
+    return edit
+
+
 # --- the cases ---------------------------------------------------------------------------
 
 TF_TRT_SONAME = "libnvinfer.so.8.6.1"
@@ -620,6 +652,11 @@ CASES: dict[str, tuple[Callable[[], dict], Callable[[], dict]]] = {
         near=[("tensorrt/headers", [{"path": "/usr/include/x86_64-linux-gnu/NvInferVersion.h", "version": "10.16.1"}])],  # a deb/tar TensorRT: headers only
     ),
     "tensorrt.rtx-unsupported-gpu": case(healthy, common=[rtx_install], near=[gpu("NVIDIA L40S", "8.9")]),
+    "tensorrt.system-libs-missing": case(healthy, common=[deb_trt], fires=[lambda s: deb_binding(s).update(resolved=None, via=None, version=None)]),
+    "tensorrt.system-libs-mismatch": case(healthy, common=[deb_trt], fires=[lambda s: deb_binding(s).update(version="8.5.3")], near=[lambda s: deb_binding(s).update(version="8.6.2")]),
+    "tensorrt.held": case(healthy, common=[deb_trt], fires=[("trt_system/installs/0/packages/0/held", True)]),
+    "tensorrt.torchtrt-libs-missing": case(healthy, fires=[torch_trt(resolved=False)], near=[torch_trt(resolved=True)]),
+    "driver.jetson-no-runtime": case(healthy, fires=[jetson(runtime=False)], near=[jetson(runtime=True)]),
     # tensorflow
     "tensorflow.no-tftrt": (variant(healthy, lambda s: with_tf(s, "2.18.1")), variant(healthy, tf)),
     "tensorflow.python-unsupported": case(lambda: with_tf(healthy()), fires=[("tensorflow/installs/0/python_version", "3.13")]),

@@ -57,10 +57,11 @@ def _libraries(s: dict, snap: dict) -> tuple[bool, str]:
 def _packages(area: str):
     def summary(s: dict, snap: dict) -> tuple[bool, str]:
         inst = s.get("installs") or []
-        if not inst:
+        system = ((snap.get("trt_system") or {}).get("installs") or []) if area == "tensorrt" else []
+        if not inst and not system:
             return area == "tensorrt", "not installed"
-        if area == "tensorrt":
-            return True, "; ".join(", ".join(f"{n} {v}" for n, v in i.get("parts", {}).items()) for i in inst)
+        if area == "tensorrt":  # pip parts, then installs outside pip (probes/trt_system.py)
+            return True, "; ".join([", ".join(f"{n} {v}" for n, v in i.get("parts", {}).items()) for i in inst] + [f"{i['kind']} {i.get('version')} ({i.get('lib_dir')})" for i in system])
         return True, "; ".join(f"{i.get('package', area)} {i.get('version')}" for i in inst)
 
     return summary

@@ -597,6 +597,89 @@ class Target(TypedDict):
     root: str
 
 
+# --- trt_system: TensorRT outside pip (probes/trt_system.py) -------------------------------
+
+
+class TrtSysResolution(TypedDict):
+    """Where one NEEDED soname resolves (``resolved`` None: it does not), how, and the full
+    version in the real file's name."""
+
+    resolved: Optional[str]
+    via: Optional[str]
+    version: Optional[str]
+
+
+class _TrtSysBindingsBase(TypedDict):
+    path: str
+    needs: List[str]
+    resolutions: Dict[str, TrtSysResolution]
+
+
+class TrtSysBindings(_TrtSysBindingsBase, total=False):
+    """A Python bindings extension (or libtorchtrt*.so) and its TensorRT sonames."""
+
+    error: str
+
+
+class TrtSysPackage(TypedDict):
+    package: str
+    version: Optional[str]
+    held: bool
+
+
+class _TrtSysInstallBase(TypedDict):
+    kind: Literal["deb", "rpm", "tar", "conda", "ngc", "files"]
+    version: Optional[str]
+    lib_dir: Optional[str]
+    libs: List[str]
+    bindings: List[TrtSysBindings]
+
+
+class TrtSysInstall(_TrtSysInstallBase, total=False):
+    """One TensorRT installed outside pip. deb/ngc: ``packages`` from /var/lib/dpkg/status
+    (``held``: ``Status: hold ok installed``), ``bindings_version`` from python3-libnvinfer;
+    tar: the wheels in its ``python/`` folder and whether its lib is on LD_LIBRARY_PATH;
+    rpm: found by its files (``evidence``); conda: the conda-meta record."""
+
+    bindings_version: Optional[str]
+    packages: List[TrtSysPackage]
+    trtexec: Optional[str]
+    evidence: str
+    wheels: List[str]
+    on_ld_library_path: bool
+    conda_package: Optional[str]
+
+
+class TorchTensorRT(TypedDict):
+    """torch-tensorrt in one site-packages: its TensorRT pins (METADATA Requires-Dist), the
+    TensorRT pip parts beside it, and what its libtorchtrt*.so NEED (``tensorrt_libs``
+    counts as found: ``import tensorrt`` loads it first)."""
+
+    site_packages: str
+    version: Optional[str]
+    tensorrt_pins: List[str]
+    tensorrt_installed: Dict[str, str]
+    libs: List[TrtSysBindings]
+
+
+class Jetson(TypedDict):
+    """Jetson (L4T): /etc/nv_tegra_release's first line, nvidia-l4t-* packages, the tegra driver
+    libraries and /dev/nvhost-* nodes (both absent in a container started without the runtime)."""
+
+    release: Optional[str]
+    l4t_packages: List[str]
+    tegra_libs: List[str]
+    nvhost_nodes: List[str]
+
+
+class TrtSystemArea(_Area, total=False):
+    """TensorRT installs outside pip, torch-tensorrt, Jetson."""
+
+    installs: List[TrtSysInstall]
+    torch_tensorrt: List[TorchTensorRT]
+    jetson: Optional[Jetson]
+
+
 class Snapshot(TypedDict, total=False):
     """Every collected fact, by area; each area may be ``AreaError`` instead. Areas a run
     left out (``--only``/``--skip``) are absent; other areas may be added within /1."""
@@ -611,6 +694,7 @@ class Snapshot(TypedDict, total=False):
     python: Union[PythonArea, AreaError]
     tensorflow: Union[TensorFlowArea, AreaError]
     tensorrt: Union[TensorRTArea, AreaError]
+    trt_system: Union[TrtSystemArea, AreaError]
     libraries: Union[LibrariesArea, AreaError]
     pycuda: Union[PycudaArea, AreaError]
     onnxruntime: Union[OnnxruntimeArea, AreaError]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..target import Target
-from . import frameworks, libraries, live_gpu, pyenvs, system
+from . import frameworks, libraries, live_gpu, pyenvs, system, trt_system
 from .schedule import run_probes
 
 
@@ -32,6 +32,7 @@ PROBES: list[Probe] = [
     Probe("python", pyenvs.probe_python),
     Probe("tensorflow", frameworks.probe_tensorflow, needs=("python",)),
     Probe("tensorrt", frameworks.probe_tensorrt, needs=("python",)),
+    Probe("trt_system", trt_system.probe_trt_system, needs=("os", "python")),
     Probe("libraries", libraries.probe_libraries, needs=("os", "cuda", "python", "tensorflow")),
     Probe("tensorrt", frameworks.live_tensorrt, needs=("tensorrt",), live_only=True, merge=True),
     Probe("tensorflow", frameworks.live_tensorflow, needs=("tensorflow", "libraries"), live_only=True, merge=True),

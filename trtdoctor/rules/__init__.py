@@ -100,7 +100,7 @@ class SnapshotView(Mapping):
 
 
 def all_rules() -> list[Rule]:
-    from . import frameworks, libraries, stack, system  # noqa: F401  (registration)
+    from . import frameworks, installs, libraries, stack, system  # noqa: F401  (registration)
 
     return list(RULES)
 

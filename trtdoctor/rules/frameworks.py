@@ -6,6 +6,7 @@ from .. import knowledge
 from ..findings import Finding, Fix
 from ..probes.libraries import role_of, soname_parts
 from . import GPU_CAUSES, Check, rule
+from .installs import system_bindings, system_installs
 
 TRT_INDEX = "--extra-index-url https://pypi.nvidia.com"
 TRT_PIP_DOCS = "https://docs.nvidia.com/deeplearning/tensorrt/latest/installing-tensorrt/installing.html"
@@ -40,7 +41,7 @@ def _gpus(snap: dict) -> list[dict]:
 
 @rule(
     reads=("tensorrt",),
-    uses=("libraries", "gpus", "driver"),
+    uses=("libraries", "gpus", "driver", "trt_system"),
     emits=[
         Check("tensorrt.placeholder", "error", "nvidia-tensorrt 99.0.0 is an empty placeholder package"),
         Check("tensorrt.parts-mismatch", "error", "TensorRT parts disagree in version"),
@@ -64,7 +65,7 @@ def trt_install(snap: dict) -> list[Finding]:
     out = []
     for inst in (snap.get("tensorrt") or {}).get("installs", []):
         parts = {n: v for n, v in inst["parts"].items() if "rtx" not in n and "lean" not in n and "dispatch" not in n}
-        if not parts:
+        if not parts or _system_owned(snap, inst):
             continue
         site, start = inst["site_packages"], len(out)
         ver = _trt_version(parts)
@@ -149,11 +150,11 @@ def trt_install(snap: dict) -> list[Finding]:
     return out
 
 
-@rule(reads=("tensorrt", "python"), uses=("driver", "gpus"), emits=[Check("tensorrt.not-installed", "warning", "TensorRT is not installed", follows=("os.no-os",))])
+@rule(reads=("tensorrt", "python"), uses=("driver", "gpus", "trt_system"), emits=[Check("tensorrt.not-installed", "warning", "TensorRT is not installed", follows=("os.no-os",))])
 def trt_missing(snap: dict) -> list[Finding]:
     """No TensorRT anywhere: say so with the exact install for this driver, GPU and Python."""
     area = snap.get("tensorrt") or {}
-    if area.get("installs") or area.get("headers"):
+    if area.get("installs") or area.get("headers") or system_installs(snap):
         return []
     from ..fix.recipes import RecipeError, choose, pip_install_command
 
@@ -173,6 +174,13 @@ def trt_missing(snap: dict) -> list[Finding]:
             Fix(f"Install TensorRT {choice['tensorrt']} for CUDA {choice['cuda_major']} (all parts pinned to one version, from NVIDIA's index).", [pip_install_command(choice)], links=[TRT_PIP_DOCS]),
         )
     ]
+
+
+def _system_owned(snap: dict, inst: dict) -> bool:
+    """Bindings of a deb/RPM/conda/NGC install (a dist-info beside them makes them look like pip):
+    rules/installs.py judges them, against the libraries of their own install."""
+    owned = system_bindings(snap)
+    return bool(owned) and any(b["path"] in owned for b in inst.get("bindings_so", []))
 
 
 def _libs_resolve(snap: dict, inst: dict) -> bool:
