@@ -473,6 +473,30 @@ def jetson(runtime: bool) -> Callable[[dict], None]:
     return edit
 
 
+def lean_only(snap: dict) -> None:
+    """tensorrt-lean-cu13-bindings + -libs alone (truth.txt): its libnvinfer_lean preloaded by tensorrt_lean_libs."""
+    inst = trt_inst(snap)
+    so, lean = f"{SITE}/tensorrt_lean_bindings/tensorrt_lean.so", f"{SITE}/tensorrt_lean_libs/libnvinfer_lean.so.10"
+    files = ["libnvinfer_lean.so.10", "libnvinfer_vc_plugin.so.10"]
+    inst.update(parts={"tensorrt-lean-cu13-bindings": TRT, "tensorrt-lean-cu13-libs": TRT}, libs_files=[], bindings_so=[{"path": so, "needs": ["libnvinfer_lean.so.10"], "soname_majors": ["10"], "rpath": ["$ORIGIN"]}])
+    inst["runtimes"] = [
+        {"kind": "lean", "version": TRT, "cuda_major": "13", "can_build": False, "module": "tensorrt_lean", "bindings": "tensorrt-lean-cu13-bindings", "libs": "tensorrt-lean-cu13-libs", "libs_files": files}
+    ]
+    inst["live"] = {"tensorrt_lean_bindings": {"module": "tensorrt_lean_bindings", "version": TRT, "runtime": True, "mapped": [lean]}}
+    c = consumer("tensorrt_lean bindings", SITE, so, {"libnvinfer_lean.so.10": lean})
+    c["resolutions"]["libnvinfer_lean.so.10"].update(via="preloaded by tensorrt_lean_libs/__init__.py", preloaded_by=f"{SITE}/tensorrt_lean_libs/__init__.py", version=TRT)
+    snap["libraries"]["consumers"][0] = dict(c, role="tensorrt-bindings")
+
+
+def and_full(snap: dict) -> None:
+    """The full TensorRT beside the lean runtime."""
+    trt_inst(snap)["parts"].update({f"tensorrt-cu13{p}": TRT for p in ("", "-bindings", "-libs")})
+    trt_inst(snap)["runtimes"].insert(
+        0,
+        {"kind": "full", "version": TRT, "cuda_major": "13", "can_build": True, "module": "tensorrt", "bindings": "tensorrt-cu13-bindings", "libs": "tensorrt-cu13-libs", "libs_files": list(trt_install()["libs_files"])},
+    )
+
+
 # --- the cases ---------------------------------------------------------------------------
 
 TF_TRT_SONAME = "libnvinfer.so.8.6.1"
@@ -638,6 +662,7 @@ CASES: dict[str, tuple[Callable[[], dict], Callable[[], dict]]] = {
     ),
     "tensorrt.driver-too-old": case(healthy, fires=[("driver/cuda_driver_version", "12.8")], near=[("driver/cuda_driver_version", "13.0")]),
     "tensorrt.gpu-unsupported": case(healthy, fires=[gpu("Tesla P4", "6.1")], near=[gpu("Tesla T4", "7.5")]),
+    "tensorrt.runtime-only": case(healthy, common=[lean_only], near=[and_full]),
     "tensorrt.builder-failed": case(
         healthy,
         fires=[lambda s: trt_inst(s)["live"]["tensorrt"].update(builder_error="RuntimeError: CUDA initialization failure with error: 35", builder=None)],

@@ -328,7 +328,9 @@ def _explain(target: Target, soname: str) -> str:
     model = LoaderModel(target, machine)
     res = model.resolve(soname)
     places = Places(target, snap, model)
-    text = render.explain(soname, res, _copies(target, soname, places, model))
+    cons = (snap.get("libraries") or {}).get("consumers") or []
+    pre = [(c, c["resolutions"][soname]) for c in cons if (c.get("resolutions") or {}).get(soname, {}).get("preloaded_by")]
+    text = render.explain(soname, res, _copies(target, soname, places, model), pre)
     if target.live and res.found:
         from .probes.libraries import live_dlopen
 

@@ -102,7 +102,9 @@ def library_chains(snap: dict) -> list[str]:
     return lines
 
 
-def explain(soname: str, resolution, copies: list[dict]) -> str:
+def explain(soname: str, resolution, copies: list[dict], preloads: list = ()) -> str:
+    """The search step by step; ``preloads``: (consumer, its resolution) where a package loads the
+    library by full path before that consumer, so its search never runs."""
     lines = [f"Search for {soname}:"]
     for i, st in enumerate(resolution.steps, 1):
         lines.append(f"  {i:>2}. {st.via:<22} {st.where:<50} {st.outcome}")
@@ -110,6 +112,8 @@ def explain(soname: str, resolution, copies: list[dict]) -> str:
         lines.append(f"Result: {resolution.path} via {resolution.via}")
     else:
         lines.append(f"Result: {resolution.error}")
+    for c, r in preloads:
+        lines.append(f"For {c['name']} ({c.get('requester')}): already loaded, preloaded by {r['preloaded_by']}: {r['resolved']}")
     if copies:
         lines.append("Copies on disk:")
         for c in copies:

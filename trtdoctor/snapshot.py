@@ -348,7 +348,8 @@ class BindingsSo(_BindingsSoBase, total=False):
 
 class TrtLive(TypedDict, total=False):
     """Live only: importing one TensorRT module (``tensorrt``, ``tensorrt_bindings``,
-    ``tensorrt_rtx``) and creating a Builder. ``mapped`` lists the libnvinfer files the
+    ``tensorrt_rtx``, ``tensorrt_lean_bindings``, …) and creating a Builder (lean and dispatch,
+    which have none: a Runtime, ``runtime``/``runtime_error``). ``mapped`` lists the libnvinfer files the
     process mapped. ``error`` is set when the child itself failed."""
 
     module: str
@@ -360,8 +361,27 @@ class TrtLive(TypedDict, total=False):
     platform_has_tf32: bool
     builder_flags: List[str]
     builder_error: str
+    runtime: bool
+    runtime_error: str
     mapped: List[str]
     error: str
+
+
+class TrtRuntime(TypedDict):
+    """One TensorRT runtime of an install: ``kind`` ``full`` (builds and runs engines),
+    ``lean`` or ``dispatch`` (deserialize and run only: ``can_build`` false) or ``rtx``; its
+    ``version`` (bindings, else front end), ``cuda_major`` (from ``-cuXX``), ``module`` (the
+    import name), its ``bindings`` and ``libs`` distributions and the ``libs_files`` in its
+    -libs package folder."""
+
+    kind: str
+    version: Optional[str]
+    cuda_major: Optional[str]
+    can_build: bool
+    module: str
+    bindings: Optional[str]
+    libs: Optional[str]
+    libs_files: List[str]
 
 
 class _TensorRTInstallBase(TypedDict):
@@ -378,9 +398,10 @@ class TensorRTInstall(_TensorRTInstallBase, total=False):
     """TensorRT pip parts in one site-packages. ``parts`` maps each TensorRT distribution to
     its version; ``modules`` says which import packages exist as folders; ``libs_files`` are
     the libraries in ``tensorrt_libs`` (none means a stub -libs wheel). ``live`` is keyed by
-    module name."""
+    module name. ``runtimes``: each TensorRT runtime these parts make (full, lean, dispatch, rtx)."""
 
     live: Dict[str, TrtLive]
+    runtimes: List[TrtRuntime]
 
 
 class TrtHeader(TypedDict):
@@ -475,10 +496,19 @@ class LibraryResolution(_LibraryResolutionBase, total=False):
     live_agrees: bool
 
 
-class ConsumerResolution(TypedDict):
+class _ConsumerResolutionBase(TypedDict):
     resolved: Optional[str]
     via: Optional[str]
     error: Optional[str]
+
+
+class ConsumerResolution(_ConsumerResolutionBase, total=False):
+    """How the consumer gets one soname. ``preloaded_by``: the ``__init__.py`` that loaded the
+    file by full path before the consumer (``via`` then reads ``preloaded by
+    tensorrt_libs/__init__.py``); ``version``: the resolved file's version."""
+
+    preloaded_by: str
+    version: Optional[str]
 
 
 class _ConsumerBase(TypedDict):

@@ -12,7 +12,7 @@ from .. import knowledge
 from ..elf import ElfError, read_elf
 from ..subproc import run_python_json
 from ..target import Target
-from .libraries import soname_parts
+from .libraries import part_kind, soname_parts, trt_runtimes
 from .pyenvs import find_package
 
 TRT_PARTS = re.compile(r"^(tensorrt|tensorrt-cu\d+(-bindings|-libs)?|tensorrt-(bindings|libs|lean|dispatch)|tensorrt-(lean|dispatch)-cu\d+(-libs|-bindings)?|nvidia-tensorrt|tensorrt-rtx(-cu\d+)?(-bindings|-libs)?)$")
@@ -75,16 +75,23 @@ for name in MODULES:
         out.setdefault("import_errors", {})[name] = "%s: %s" % (type(e).__name__, e)
 if mod is not None:
     out["version"] = getattr(mod, "__version__", None)
-    try:
-        logger = mod.Logger(mod.Logger.ERROR)
-        b = mod.Builder(logger)
-        out["builder"] = True
-        for attr in ("platform_has_fast_fp16", "platform_has_fast_int8", "platform_has_tf32"):
-            if hasattr(b, attr):
-                out[attr] = bool(getattr(b, attr))
-        out["builder_flags"] = sorted(k for k in dir(mod.BuilderFlag) if k.isupper())
-    except Exception as e:
-        out["builder_error"] = "%s: %s" % (type(e).__name__, e)
+    if not hasattr(mod, "Builder"):  # lean, dispatch: they only deserialize and run
+        try:
+            mod.Runtime(mod.Logger(mod.Logger.ERROR))
+            out["runtime"] = True
+        except Exception as e:
+            out["runtime_error"] = "%s: %s" % (type(e).__name__, e)
+    else:
+        try:
+            logger = mod.Logger(mod.Logger.ERROR)
+            b = mod.Builder(logger)
+            out["builder"] = True
+            for attr in ("platform_has_fast_fp16", "platform_has_fast_int8", "platform_has_tf32"):
+                if hasattr(b, attr):
+                    out[attr] = bool(getattr(b, attr))
+            out["builder_flags"] = sorted(k for k in dir(mod.BuilderFlag) if k.isupper())
+        except Exception as e:
+            out["builder_error"] = "%s: %s" % (type(e).__name__, e)
     with open("/proc/self/maps") as fh:
         out["mapped"] = sorted({l.split()[-1] for l in fh if "libnvinfer" in l})
 print(json.dumps(out))
@@ -99,9 +106,11 @@ def probe_tensorrt(target: Target, snap: dict) -> dict:
             continue
         site = env["site_packages"]
         inst = {"site_packages": site, "python_version": env.get("python_version"), "python": env.get("python"), "parts": parts}
-        inst["modules"] = {m: target.path(f"{site}/{m}").is_dir() for m in ("tensorrt", "tensorrt_bindings", "tensorrt_libs", "tensorrt_rtx", "tensorrt_rtx_libs")}
-        libs_dir = target.path(f"{site}/tensorrt_libs")
-        inst["libs_files"] = sorted(os.path.basename(p) for p in glob.glob(str(libs_dir) + "/lib*.so*"))
+        mods = ["tensorrt", "tensorrt_bindings", "tensorrt_libs", "tensorrt_rtx", "tensorrt_rtx_libs"]
+        mods += [m for r in trt_runtimes() if r["kind"] in ("lean", "dispatch") for m in (r["bindings"], r["libs"])]
+        inst["modules"] = {m: target.path(f"{site}/{m}").is_dir() for m in mods}
+        inst["libs_files"] = _libs_files(target, site, "tensorrt_libs")
+        inst["runtimes"] = _runtimes(target, site, parts)
         bindings = sorted(glob.glob(str(target.path(site)) + "/tensorrt*/tensorrt*.so"))
         inst["bindings_so"] = []
         for so in bindings:
@@ -116,14 +125,50 @@ def probe_tensorrt(target: Target, snap: dict) -> dict:
     return {"installs": installs, "headers": _trt_headers(target)}
 
 
+def _libs_files(target: Target, site: str, package: str) -> list[str]:
+    return sorted(os.path.basename(p) for p in glob.glob(str(target.path(f"{site}/{package}")) + "/lib*.so*"))
+
+
+def _runtimes(target: Target, site: str, parts: dict) -> list[dict]:
+    """Each TensorRT runtime these parts make (full, lean, dispatch, rtx): its version (the
+    bindings' or the front end's), CUDA major (from ``-cuXX``), whether it can build engines,
+    and its -libs package with the libraries in it."""
+    out = []
+    for row in trt_runtimes():
+        mine = {n: v for n, v in parts.items() if part_kind(n) == row["kind"]}
+        if not mine:
+            continue
+        bindings = next((n for n in mine if n.endswith("-bindings")), None)
+        libs = next((n for n in mine if n.endswith("-libs")), None)
+        front = next((n for n in mine if not n.endswith(("-bindings", "-libs"))), None)
+        cuda = next((m.group(1) for n in mine if (m := re.search(r"-cu(\d+)(-|$)", n))), None)
+        out.append(
+            {
+                "kind": row["kind"],
+                "version": mine.get(bindings) or mine.get(front) or mine.get(libs),
+                "cuda_major": cuda,
+                "can_build": row["can_build"],
+                "module": row["module"],
+                "bindings": bindings,
+                "libs": libs,
+                "libs_files": _libs_files(target, site, row["libs"]),
+            }
+        )
+    return out
+
+
 def live_tensorrt(target: Target, snap: dict) -> dict:
     area = snap.get("tensorrt", {})
     for inst in area.get("installs", []):
         py = inst.get("python")
         if not py or not target.live:
             continue
-        mods = ["tensorrt", "tensorrt_bindings"] if any(n.startswith("tensorrt") and "rtx" not in n for n in inst["parts"]) else []
-        if any("rtx" in n for n in inst["parts"]):
+        kinds = {part_kind(n) for n in inst["parts"]}
+        mods = ["tensorrt", "tensorrt_bindings"] if "full" in kinds else []
+        for row in trt_runtimes():  # lean, dispatch: the front end's module if installed, else the bindings'
+            if row["kind"] in kinds - {"full", "rtx"}:
+                mods.append(row["module"] if target.path(f"{inst['site_packages']}/{row['module']}").is_dir() else row["bindings"])
+        if "rtx" in kinds:
             mods.append("tensorrt_rtx")
         for mod in mods:
             code = TRT_LIVE.replace("MODULES", repr([mod]))

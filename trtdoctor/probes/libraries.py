@@ -57,6 +57,59 @@ def _header_version(target: Target, headers: list[str], names: tuple[str, str, s
     return None
 
 
+def trt_runtimes() -> list[dict]:
+    """TensorRT's Python runtimes (full, lean, dispatch, rtx) from the knowledge base."""
+    return knowledge.load("tensorrt")["runtimes"]
+
+
+def runtime_by_package(package: str) -> dict | None:
+    """The runtime an import package (``tensorrt_lean_bindings``, ``tensorrt_libs``, …) belongs to."""
+    return next((r for r in trt_runtimes() if package in (r["bindings"], r["module"], r["libs"])), None)
+
+
+def part_kind(dist: str) -> str:
+    """The runtime a TensorRT pip distribution belongs to, by the kind named in it: tensorrt-lean-cu13-libs -> lean."""
+    tokens = dist.split("-")
+    return next((r["kind"] for r in trt_runtimes() if r["kind"] in tokens), "full")
+
+
+def preloaded(target: Target, model: LoaderModel, site: str, requester: str) -> tuple[str | None, dict[str, str]]:
+    """The ``__init__.py`` that loads libraries by full path before a bindings extension is
+    loaded, and the sonames it loads: (that file, {soname: file}).
+
+    ``tensorrt_bindings/__init__.py`` imports ``tensorrt_libs`` (lean, dispatch: their own
+    -libs) before ``from .tensorrt import *``, and that package's ``__init__.py`` ctypes-loads
+    every ``*.so*`` beside it, ignoring failures. The extension's NEEDED sonames are then found
+    among the loaded objects, before any search path (glibc ``_dl_map_object``). Both files are
+    read: no import line or no loading code, no preload."""
+    pkg = os.path.basename(os.path.dirname(requester))
+    row = runtime_by_package(pkg)
+    if row is None or not re.search(rf"^\s*import {row['libs']}\b", target.read_text(f"{site}/{pkg}/__init__.py") or "", re.M):
+        return None, {}
+    kb = knowledge.load("tensorrt")["preload"]
+    init = f"{site}/{row['libs']}/__init__.py"
+    text = target.read_text(init) or ""
+    if kb["marker"] not in text:
+        return None, {}
+    dirs = [f"{site}/{d}" for d in kb["also_loads"]] if kb["also_marker"] in text else []
+    files = [target.unroot(p) for d in dirs + [f"{site}/{row['libs']}"] for p in sorted(glob.glob(str(target.path(d)) + "/" + kb["loads"]))]
+    return init, _loads_in_turn(model, files)
+
+
+def _loads_in_turn(model: LoaderModel, files: list[str]) -> dict[str, str]:
+    """Files dlopened one after another by full path, failures ignored: the sonames that load.
+    A file loads when it is an ELF for this machine and each of its NEEDED is already loaded
+    or resolves from it (its own RPATH, the search path)."""
+    loaded: dict[str, str] = {}
+    for f in files:
+        info = model.elf(f)
+        if isinstance(info, ElfError) or info.machine != model.machine or info.elf_class != model.elf_class or not info.soname or info.soname in loaded:
+            continue
+        if all(n in loaded or model.resolve(n, f).found for n in info.needed):
+            loaded[info.soname] = f
+    return loaded
+
+
 class Places:
     """Directories where CUDA, cuDNN and TensorRT libraries live, with who put them there."""
 
@@ -100,9 +153,10 @@ class Places:
             dist = self._owner(pkgs, part)
             label = f"pip {dist[0]} {dist[1]} ({where})" if dist else f"pip nvidia/{part} ({where})"
             self.add(self.target.unroot(sub), label, dist[1] if dist else None)
-        for part in ("tensorrt_libs", "tensorrt_rtx_libs", "tensorrt"):
+        for part in [r["libs"] for r in trt_runtimes()] + ["tensorrt"]:
             sub = f"{site}/{part}"
-            dist = next(((n, v) for n, v in pkgs.items() if n.startswith("tensorrt") and n.endswith("-libs")), None)
+            kind = runtime_by_package(part)
+            dist = next(((n, v) for n, v in pkgs.items() if n.startswith("tensorrt") and n.endswith("-libs") and kind and part_kind(n) == kind["kind"]), None)
             label = f"pip {dist[0]} {dist[1]} ({where})" if dist else f"pip {part} ({where})"
             self.add(sub, label, dist[1] if dist and part != "tensorrt" else None)
 
@@ -245,7 +299,9 @@ def _consumers(target: Target, snap: dict) -> list[dict]:
                 except ElfError as exc:
                     out.append({"name": name, "role": role, "site_packages": site, "requester": target.unroot(so), "needs": [], "error": str(exc)})
                     continue
-                out.append({"name": name, "role": role, "site_packages": site, "requester": target.unroot(so), "needs": [n for n in needed if n.startswith(prefix)], "kind": "NEEDED"})
+                row = runtime_by_package(os.path.basename(os.path.dirname(so))) if role == "tensorrt-bindings" else None
+                label = f"{row['module']} bindings" if row else name  # tensorrt_lean bindings, …
+                out.append({"name": label, "role": role, "site_packages": site, "requester": target.unroot(so), "needs": [n for n in needed if n.startswith(prefix)], "kind": "NEEDED"})
     return out
 
 
@@ -317,9 +373,16 @@ def probe_libraries(target: Target, snap: dict) -> dict:
             libs[soname]["libstdcxx"] = _libstdcxx_check(model, res.path)
     for c in consumers:
         c["resolutions"] = {}
+        by, pre = preloaded(target, model, c["site_packages"], c["requester"]) if c.get("requester") and c.get("kind") == "NEEDED" else (None, {})
         for soname in c["needs"]:
             r = model.resolve(soname, c.get("requester"))
-            c["resolutions"][soname] = {"resolved": r.path if r.found else None, "via": r.via, "error": r.error}
+            if soname in pre and r.via != "LD_PRELOAD":  # LD_PRELOAD objects come first in the link map
+                res = {"resolved": pre[soname], "via": f"preloaded by {os.path.relpath(by, c['site_packages'])}", "error": None, "preloaded_by": by}
+            else:
+                res = {"resolved": r.path if r.found else None, "via": r.via, "error": r.error}
+            if res["resolved"] and not res["error"]:
+                res["version"] = file_version(target, res["resolved"], places)
+            c["resolutions"][soname] = res
     out = {
         "machine": machine,
         "ld_so_cache": model.cache is not None,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from .. import knowledge
 from ..findings import Finding, Fix
-from ..probes.libraries import role_of, soname_parts
+from ..probes.libraries import part_kind, role_of, runtime_by_package, soname_parts, trt_runtimes
 from . import GPU_CAUSES, Check, rule
 from .installs import system_bindings, system_installs
 
@@ -16,20 +18,23 @@ def _trt_version(parts: dict) -> str | None:
     for n in ("tensorrt", "tensorrt-cu13", "tensorrt-cu12", "tensorrt-cu13-bindings", "tensorrt-cu12-bindings", "tensorrt-bindings"):
         if n in parts:
             return parts[n]
-    return None
+    # lean, dispatch: their bindings, else their front end (tensorrt-lean-cu13)
+    return next((v for n, v in sorted(parts.items(), key=lambda nv: not nv[0].endswith("-bindings")) if not n.endswith("-libs") and n != "nvidia-tensorrt"), None)
 
 
 def _cuda_of(parts: dict) -> str | None:
     for n in parts:
-        if n.startswith("tensorrt-cu"):
-            return n.split("-")[1][2:]
+        m = re.search(r"^tensorrt(-lean|-dispatch)?-cu(\d+)(-|$)", n)
+        if m:
+            return m.group(2)
     return None
 
 
-def _pip_command(cuda: str | None, version: str | None) -> str:
+def _pip_command(cuda: str | None, version: str | None, kind: str = "full") -> str:
     row = knowledge.load("tensorrt")["pip_installs"].get(cuda or "13")
     if version and cuda:
-        return f"pip install {TRT_INDEX} tensorrt-cu{cuda}=={version} tensorrt-cu{cuda}-bindings=={version} tensorrt-cu{cuda}-libs=={version}"
+        front = next(r["install"] for r in trt_runtimes() if r["kind"] == kind).format(cuda=cuda)
+        return f"pip install {TRT_INDEX} {front}=={version} {front}-bindings=={version} {front}-libs=={version}"
     if row is None:
         return f"install a TensorRT built for CUDA {cuda}: no pip build of it is known (see {TRT_PIP_DOCS})"
     return row["command"]
@@ -52,7 +57,8 @@ def _gpus(snap: dict) -> list[dict]:
         Check("tensorrt.cuda-mismatch", "error", "TensorRT is built for another CUDA major than the runtime here"),
         Check("tensorrt.driver-too-old", "error", "TensorRT's CUDA major needs a newer driver"),
         Check("tensorrt.gpu-unsupported", "error", "TensorRT does not support this GPU's compute capability"),
-        Check("tensorrt.builder-failed", "error", "TensorRT imports but cannot create a Builder", follows=GPU_CAUSES),
+        Check("tensorrt.builder-failed", "error", "TensorRT imports but cannot create a Builder (lean, dispatch: a Runtime)", follows=GPU_CAUSES),
+        Check("tensorrt.runtime-only", "info", "Only a lean or dispatch TensorRT runtime is installed: it runs engines but cannot build them"),
         Check(
             "tensorrt.import-failed",
             "error",
@@ -64,89 +70,131 @@ def _gpus(snap: dict) -> list[dict]:
 def trt_install(snap: dict) -> list[Finding]:
     out = []
     for inst in (snap.get("tensorrt") or {}).get("installs", []):
-        parts = {n: v for n, v in inst["parts"].items() if "rtx" not in n and "lean" not in n and "dispatch" not in n}
-        if not parts or _system_owned(snap, inst):
+        if _system_owned(snap, inst):
             continue
-        site, start = inst["site_packages"], len(out)
-        ver = _trt_version(parts)
-        cuda = _cuda_of(parts)
-        versions = sorted(set(parts.values()))
-        if parts.get("nvidia-tensorrt", "").startswith("99"):
-            out.append(
-                Finding(
-                    "tensorrt.placeholder",
-                    "error",
-                    "tensorrt",
-                    "nvidia-tensorrt 99.0.0 is an empty placeholder package",
-                    "It installs no TensorRT: the real nvidia-tensorrt (≤ 8.4) lives on NVIDIA's index; newer releases are the `tensorrt` packages.",
-                    [f"{site}: nvidia-tensorrt {parts['nvidia-tensorrt']}"],
-                    Fix("Remove it and install a real TensorRT.", ["pip uninstall -y nvidia-tensorrt", _pip_command(cuda, None)]),
-                    subject=site,
-                )
-            )
-            continue
-        if len(versions) > 1:
-            out.append(
-                Finding(
-                    "tensorrt.parts-mismatch",
-                    "error",
-                    "tensorrt",
-                    f"TensorRT parts disagree in version: {', '.join(versions)}",
-                    "All parts of one install (tensorrt, tensorrt-cuXX, -bindings, -libs) must carry the same version (NVIDIA/TensorRT#3838).",
-                    [f"{n} {v}" for n, v in sorted(parts.items())],
-                    Fix("Reinstall all parts at one version.", [_pip_command(cuda, max(versions, key=lambda v: knowledge.parse_version(v) or knowledge.parse_version("0")))]),
-                )
-            )
-        has_bindings = any(n.endswith("-bindings") or n == "tensorrt" for n in parts) or inst["modules"].get("tensorrt_bindings")
-        libs_pkg = [n for n in parts if n.endswith("-libs")]
-        nvinfer = [f for f in inst.get("libs_files", []) if f.startswith("libnvinfer.so")]
-        if has_bindings and not libs_pkg and not _libs_resolve(snap, inst):
-            out.append(
-                Finding(
-                    "tensorrt.bindings-without-libs",
-                    "error",
-                    "tensorrt",
-                    "TensorRT Python bindings are installed without the TensorRT libraries",
-                    "The bindings need libnvinfer, libnvinfer_plugin and libnvonnxparser; "
-                    "`import tensorrt` fails with 'ModuleNotFoundError' or 'libnvonnxparser.so.N: cannot open shared object file'. PyPI's -libs packages are stubs that fetch the real wheel from NVIDIA's index.",
-                    [f"{site}: {', '.join(f'{n} {v}' for n, v in sorted(parts.items()))}"] + [f"bindings need: {', '.join(b.get('needs', []))}" for b in inst.get("bindings_so", [])],
-                    Fix("Install the full package from NVIDIA's index, all parts pinned to one version.", [_pip_command(cuda, ver)]),
-                )
-            )
-        elif libs_pkg and not nvinfer:
-            out.append(
-                Finding(
-                    "tensorrt.libs-stub",
-                    "error",
-                    "tensorrt",
-                    f"{libs_pkg[0]} is installed but holds no libnvinfer",
-                    "The -libs package on PyPI is a stub; without NVIDIA's index its real wheel was never downloaded.",
-                    [f"{site}/tensorrt_libs: {', '.join(inst.get('libs_files') or []) or 'empty or absent'}"],
-                    Fix("Reinstall with NVIDIA's index.", [f"pip uninstall -y {libs_pkg[0]}", _pip_command(cuda, ver)]),
-                )
-            )
-        row = knowledge.trt_release(ver)
-        py = inst.get("python_version")
-        if row and py and row.get("python"):
-            lo, hi = row["python"]
-            if not (knowledge.major_minor(lo) <= knowledge.major_minor(py) <= knowledge.major_minor(hi)):
-                out.append(
-                    Finding(
-                        "tensorrt.python-unsupported",
-                        "error",
-                        "tensorrt",
-                        f"TensorRT {ver} has no wheels for Python {py} (supports {lo}–{hi})",
-                        "",
-                        [f"{site}: Python {py}"],
-                        Fix(f"Use Python {lo}–{hi} for TensorRT {row['series']}."),
-                    )
-                )
-        out += _bindings_vs_libs(snap, inst, ver)
-        out += _trt_cuda(snap, inst, ver, cuda)
-        out += _trt_gpus(snap, ver, "TensorRT")
-        out += _trt_live(inst)
+        start = len(out)
+        kinds = [k for k in ("full", "lean", "dispatch") if any(part_kind(n) == k for n in inst["parts"])]
+        for kind in kinds:
+            out += _trt_runtime(snap, inst, kind)
+        if kinds and "full" not in kinds:
+            out += _runtime_only(inst, kinds)
+        if kinds and not any(f.id == "tensorrt.placeholder" for f in out[start:]):
+            parts = {n: v for n, v in inst["parts"].items() if part_kind(n) == kinds[0]}
+            ver, cuda = _trt_version(parts), _cuda_of(parts)
+            out += _trt_python(inst, ver)
+            out += _trt_cuda(snap, inst, ver, cuda)
+            out += _trt_gpus(snap, ver, "TensorRT")
+            out += _trt_live(inst)
         for f in out[start:]:
-            f.subject = site
+            f.subject = inst["site_packages"]
+    return out
+
+
+def _runtime_only(inst: dict, kinds: list[str]) -> list[Finding]:
+    """Lean or dispatch alone: engines deserialize and run, nothing builds them (no Builder)."""
+    rows = [r for r in inst.get("runtimes") or [] if r["kind"] in kinds]
+    parts = {n: v for n, v in inst["parts"].items() if part_kind(n) in kinds}
+    ver, cuda = _trt_version(parts), _cuda_of(parts)
+    names = " and ".join(next(r["module"] for r in trt_runtimes() if r["kind"] == k) for k in kinds)
+    return [
+        Finding(
+            "tensorrt.runtime-only",
+            "info",
+            "tensorrt",
+            f"Only the {' and '.join(kinds)} TensorRT runtime is installed: it runs engines but cannot build them",
+            f"{names} can deserialize and run engines (lean: built version-compatible; dispatch: built with the full TensorRT), but has no Builder or ONNX parser. "
+            "`trtdoctor smoke` builds an engine, so it needs the full package.",
+            [f"{inst['site_packages']}: {', '.join(f'{n} {v}' for n, v in sorted(parts.items()))}"] + [f"{r['kind']}: can build: {'yes' if r['can_build'] else 'no'}" for r in rows],
+            Fix("To build engines here (and run `trtdoctor smoke`), install the full TensorRT of the same release.", [_pip_command(cuda or "13", ver if cuda else None)], links=[TRT_PIP_DOCS]),
+        )
+    ]
+
+
+def _trt_python(inst: dict, ver: str | None) -> list[Finding]:
+    row = knowledge.trt_release(ver)
+    py = inst.get("python_version")
+    if row and py and row.get("python"):
+        lo, hi = row["python"]
+        if not (knowledge.major_minor(lo) <= knowledge.major_minor(py) <= knowledge.major_minor(hi)):
+            return [
+                Finding(
+                    "tensorrt.python-unsupported",
+                    "error",
+                    "tensorrt",
+                    f"TensorRT {ver} has no wheels for Python {py} (supports {lo}–{hi})",
+                    "",
+                    [f"{inst['site_packages']}: Python {py}"],
+                    Fix(f"Use Python {lo}–{hi} for TensorRT {row['series']}."),
+                )
+            ]
+    return []
+
+
+def _trt_runtime(snap: dict, inst: dict, kind: str) -> list[Finding]:
+    """One runtime (full, lean or dispatch) of an install: its parts, bindings and libraries."""
+    out = []
+    row = next(r for r in trt_runtimes() if r["kind"] == kind)
+    parts = {n: v for n, v in inst["parts"].items() if part_kind(n) == kind}
+    site = inst["site_packages"]
+    ver = _trt_version(parts)
+    cuda = _cuda_of(parts)
+    versions = sorted(set(parts.values()))
+    if parts.get("nvidia-tensorrt", "").startswith("99"):
+        out.append(
+            Finding(
+                "tensorrt.placeholder",
+                "error",
+                "tensorrt",
+                "nvidia-tensorrt 99.0.0 is an empty placeholder package",
+                "It installs no TensorRT: the real nvidia-tensorrt (≤ 8.4) lives on NVIDIA's index; newer releases are the `tensorrt` packages.",
+                [f"{site}: nvidia-tensorrt {parts['nvidia-tensorrt']}"],
+                Fix("Remove it and install a real TensorRT.", ["pip uninstall -y nvidia-tensorrt", _pip_command(cuda, None)]),
+                subject=site,
+            )
+        )
+        return out
+    if len(versions) > 1:
+        out.append(
+            Finding(
+                "tensorrt.parts-mismatch",
+                "error",
+                "tensorrt",
+                f"TensorRT parts disagree in version: {', '.join(versions)}",
+                "All parts of one install (tensorrt, tensorrt-cuXX, -bindings, -libs) must carry the same version (NVIDIA/TensorRT#3838).",
+                [f"{n} {v}" for n, v in sorted(parts.items())],
+                Fix("Reinstall all parts at one version.", [_pip_command(cuda, max(versions, key=lambda v: knowledge.parse_version(v) or knowledge.parse_version("0")))]),
+            )
+        )
+    has_bindings = any(n.endswith("-bindings") or n == "tensorrt" for n in parts) or inst["modules"].get(row["bindings"])
+    libs_pkg = [n for n in parts if n.endswith("-libs")]
+    rt = next((r for r in inst.get("runtimes") or [] if r["kind"] == kind), None)
+    nvinfer = [f for f in (rt["libs_files"] if rt else inst.get("libs_files", [])) if f.startswith(row["library"] + ".so")]
+    if has_bindings and not libs_pkg and not _libs_resolve(snap, inst, row):
+        out.append(
+            Finding(
+                "tensorrt.bindings-without-libs",
+                "error",
+                "tensorrt",
+                "TensorRT Python bindings are installed without the TensorRT libraries",
+                "The bindings need libnvinfer, libnvinfer_plugin and libnvonnxparser; "
+                "`import tensorrt` fails with 'ModuleNotFoundError' or 'libnvonnxparser.so.N: cannot open shared object file'. PyPI's -libs packages are stubs that fetch the real wheel from NVIDIA's index.",
+                [f"{site}: {', '.join(f'{n} {v}' for n, v in sorted(parts.items()))}"] + [f"bindings need: {', '.join(b.get('needs', []))}" for b in inst.get("bindings_so", [])],
+                Fix("Install the full package from NVIDIA's index, all parts pinned to one version.", [_pip_command(cuda, ver, kind)]),
+            )
+        )
+    elif libs_pkg and not nvinfer:
+        out.append(
+            Finding(
+                "tensorrt.libs-stub",
+                "error",
+                "tensorrt",
+                f"{libs_pkg[0]} is installed but holds no {row['library']}",
+                "The -libs package on PyPI is a stub; without NVIDIA's index its real wheel was never downloaded.",
+                [f"{site}/{row['libs']}: {', '.join(rt['libs_files'] if rt else inst.get('libs_files') or []) or 'empty or absent'}"],
+                Fix("Reinstall with NVIDIA's index.", [f"pip uninstall -y {libs_pkg[0]}", _pip_command(cuda, ver, kind)]),
+            )
+        )
+    out += _bindings_vs_libs(snap, inst, ver, row)
     return out
 
 
@@ -183,20 +231,35 @@ def _system_owned(snap: dict, inst: dict) -> bool:
     return bool(owned) and any(b["path"] in owned for b in inst.get("bindings_so", []))
 
 
-def _libs_resolve(snap: dict, inst: dict) -> bool:
-    libs = (snap.get("libraries") or {}).get("consumers", [])
-    for c in libs:
-        if role_of(c) == "tensorrt-bindings" and c["site_packages"] == inst["site_packages"]:
-            return bool(c["needs"]) and all(r.get("resolved") for r in c["resolutions"].values())
+def _runtime_of(path: str | None) -> dict | None:
+    """The runtime a bindings extension belongs to, by its package folder (``tensorrt_lean_bindings``)."""
+    return runtime_by_package(path.rsplit("/", 2)[-2]) if path and path.count("/") >= 1 else None
+
+
+def _bindings_consumers(snap: dict, inst: dict, row: dict) -> list[dict]:
+    cons = (snap.get("libraries") or {}).get("consumers", [])
+    return [c for c in cons if role_of(c) == "tensorrt-bindings" and c["site_packages"] == inst["site_packages"] and (_runtime_of(c.get("requester")) or {"kind": "full"})["kind"] == row["kind"]]
+
+
+def _libs_resolve(snap: dict, inst: dict, row: dict) -> bool:
+    for c in _bindings_consumers(snap, inst, row):
+        return bool(c["needs"]) and all(r.get("resolved") for r in c["resolutions"].values())
     return False
 
 
-def _bindings_vs_libs(snap: dict, inst: dict, ver: str | None) -> list[Finding]:
+def _bindings_vs_libs(snap: dict, inst: dict, ver: str | None, row: dict) -> list[Finding]:
+    """The libnvinfer each bindings extension gets: as that extension resolves it (preloaded by
+    its -libs package, its RPATH), else as a plain dlopen does."""
     out = []
     libs = (snap.get("libraries") or {}).get("libraries") or {}
+    mine = {c.get("requester"): c for c in _bindings_consumers(snap, inst, row)}
     for b in inst.get("bindings_so", []):
+        if (_runtime_of(b["path"]) or {"kind": "full"})["kind"] != row["kind"]:
+            continue
         for soname in b.get("needs", []):
-            lib = libs.get(soname) or {}
+            lib = (mine.get(b["path"]) or {}).get("resolutions", {}).get(soname)
+            if not (lib and lib.get("version")):
+                lib = libs.get(soname) or {}
             got = lib.get("version")
             if got and ver and knowledge.major_minor(got) != knowledge.major_minor(ver):
                 out.append(
@@ -207,7 +270,7 @@ def _bindings_vs_libs(snap: dict, inst: dict, ver: str | None) -> list[Finding]:
                         f"TensorRT bindings {ver} would load {soname} {got}",
                         "Bindings and libnvinfer must be the same TensorRT release.",
                         [f"{b['path']} needs {soname}", f"{soname} → {lib.get('resolved')} ({got}) via {lib.get('via')}"],
-                        Fix("Install matching versions.", [_pip_command(_cuda_of(inst["parts"]), ver)]),
+                        Fix("Install matching versions.", [_pip_command(_cuda_of(inst["parts"]), ver, row["kind"])]),
                     )
                 )
     return out
@@ -217,7 +280,9 @@ def _trt_cuda(snap: dict, inst: dict, ver: str | None, cuda: str | None) -> list
     if not cuda:
         return []
     libs = (snap.get("libraries") or {}).get("libraries") or {}
-    majors = sorted({(soname_parts(s) or ("", "0"))[1].split(".")[0] for s, v in libs.items() if v.get("key") == "cudart" and v.get("resolved")})
+    # a plain dlopen's cudart, and the one pip installed beside this TensorRT (its -libs wheel requires nvidia-cuda-runtime-cuXX)
+    site = inst["site_packages"].rstrip("/") + "/"
+    majors = sorted({(soname_parts(s) or ("", "0"))[1].split(".")[0] for s, v in libs.items() if v.get("key") == "cudart" and (v.get("resolved") or any(c["path"].startswith(site) for c in v.get("copies", [])))})
     drv_cuda = (snap.get("driver") or {}).get("cuda_driver_version")
     out = []
     if majors and cuda not in majors:
@@ -273,13 +338,14 @@ def _trt_live(inst: dict) -> list[Finding]:
     out = []
     for mod, data in (inst.get("live") or {}).items():
         if data.get("module"):
-            if data.get("builder_error"):
+            if data.get("builder_error") or data.get("runtime_error"):
+                what = "a Builder" if data.get("builder_error") else "a Runtime"
                 out.append(
                     Finding(
                         "tensorrt.builder-failed",
                         "error",
                         "tensorrt",
-                        f"{mod} imports but cannot create a Builder: {data['builder_error']}",
+                        f"{mod} imports but cannot create {what}: {data.get('builder_error') or data['runtime_error']}",
                         "",
                         [f"{inst['site_packages']}: {mod} {data.get('version')}"],
                         Fix("See the GPU and driver findings."),
