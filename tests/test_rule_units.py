@@ -441,6 +441,17 @@ def bindings_only(snap: dict) -> None:
         libs(snap).pop(soname)
 
 
+def trt_on_pythonpath(snap: dict, bad: bool) -> None:
+    """tensorrt_bindings in a pip --target dir on PYTHONPATH ahead of the venv's copy: another
+    version when ``bad``, the same one when not."""
+    copy = {"site_packages": "/opt/trt-target", "source": "PYTHONPATH", "package": "tensorrt-cu13-bindings", "version": "10.3.0.26" if bad else TRT}
+    own = {"site_packages": SITE, "source": "venv", "package": "tensorrt-cu13-bindings", "version": TRT}
+    entries = [{"path": c["site_packages"], "source": c["source"], "exists": True} for c in (copy, own)]
+    snap["python"]["interpreters"] = [
+        {"kind": "venv", "python": "/opt/venv/bin/python", "prefix": "/opt/venv", "version": "3.12", "sys_path": entries, "shadowed": [{"module": "tensorrt_bindings", "winner": copy, "shadowed": [own]}]}
+    ]
+
+
 # --- the cases ---------------------------------------------------------------------------
 
 TF_TRT_SONAME = "libnvinfer.so.8.6.1"
@@ -491,6 +502,7 @@ CASES: dict[str, tuple[Callable[[], dict], Callable[[], dict]]] = {
         fires=[ld_path(("/usr/local/cuda-12.4/lib64", True), ("/usr/local/cuda-13.0/lib64", True))],
         near=[ld_path(("/usr/local/cuda-13.0/lib64", True), ("/usr/local/cuda-13.0/extras/CUPTI/lib64", True))],
     ),
+    "env.python-package-shadowed": both(trt_on_pythonpath),
     "env.ld-preload-missing": case(healthy, fires=[ld_preload((f"{SYS}/libjemalloc.so.2", False))], near=[ld_preload((f"{SYS}/libjemalloc.so.2", True))]),
     "env.ld-preload-gpu": case(healthy, fires=[ld_preload((f"{CUDA_LIB}/libcudart.so.13", True))], near=[ld_preload((f"{SYS}/libjemalloc.so.2", True))]),
     # libraries

@@ -426,3 +426,37 @@ def wsl(snap: dict) -> list[Finding]:
             )
         )
     return out
+
+
+@rule(reads=("python",), emits=[Check("env.python-package-shadowed", "warning", "A Python package is installed twice on one sys.path and the first copy hides another version")])
+def python_shadowed(snap: dict) -> list[Finding]:
+    """``import`` takes the first copy on ``sys.path``: an old TensorRT on PYTHONPATH hides the
+    venv's. Same versions in two places are left alone (nothing changes which one wins)."""
+    out, seen = [], set()
+    for it in (snap.get("python") or {}).get("interpreters") or []:
+        for s in it.get("shadowed") or []:
+            w = s["winner"]
+            hidden = [c for c in s["shadowed"] if c["version"] != w["version"]]
+            key = (s["module"], w["site_packages"], tuple(c["site_packages"] for c in hidden))
+            if not hidden or key in seen:
+                continue
+            seen.add(key)
+            fix_cmds = (
+                [f"export PYTHONPATH=...  # without {w['site_packages']}"]
+                if w["source"] == "PYTHONPATH"
+                else [f"{it.get('python') or 'python'} -m pip uninstall {w['package']}  # if the copy in {w['site_packages']} is the stale one"]
+            )
+            out.append(
+                Finding(
+                    "env.python-package-shadowed",
+                    "warning",
+                    "env",
+                    f"`import {s['module']}` gets {w['package']} {w['version']} from {w['site_packages']}; {', '.join(c['package'] + ' ' + c['version'] for c in hidden)} is hidden",
+                    "Python imports the first copy on sys.path. The version pip lists for the environment is not the one that runs.",
+                    [f"interpreter: {it.get('python') or it.get('prefix')} ({it['kind']})", f"wins: {w['site_packages']} ({w['source']}): {w['package']} {w['version']}"]
+                    + [f"hidden: {c['site_packages']} ({c['source']}): {c['package']} {c['version']}" for c in hidden],
+                    Fix("Keep one copy: remove the dir from PYTHONPATH or uninstall the stale copy.", fix_cmds),
+                    subject=w["site_packages"],
+                )
+            )
+    return out
