@@ -503,6 +503,19 @@ CASES: dict[str, tuple[Callable[[], dict], Callable[[], dict]]] = {
         near=[ld_path(("/usr/local/cuda-13.0/lib64", True), ("/usr/local/cuda-13.0/extras/CUPTI/lib64", True))],
     ),
     "env.python-package-shadowed": both(trt_on_pythonpath),
+    "env.cuda-home-missing": both(
+        lambda s, bad: s["cuda"].update(
+            pointers=[{"name": "CUDA_HOME", "value": "/usr/local/cuda-12.4" if bad else "/usr/local/cuda", "exists": not bad, "toolkit": None if bad else "/usr/local/cuda-13.0", "version": None if bad else "13.0.2"}]
+        )
+    ),
+    "env.cuda-toolkit-mismatch": both(
+        lambda s, bad: s["cuda"].update(
+            pointers=[
+                {"name": "nvcc on PATH", "value": "/usr/local/cuda-13.0/bin/nvcc", "exists": True, "toolkit": "/usr/local/cuda-13.0", "version": "13.0.88"},
+                {"name": "CUDA_HOME", "value": "/usr/local/cuda", "exists": True, "toolkit": "/usr/local/cuda-12.4" if bad else "/usr/local/cuda-13.0", "version": "12.4.1" if bad else "13.0.2"},
+            ]
+        )
+    ),
     "env.ld-preload-missing": case(healthy, fires=[ld_preload((f"{SYS}/libjemalloc.so.2", False))], near=[ld_preload((f"{SYS}/libjemalloc.so.2", True))]),
     "env.ld-preload-gpu": case(healthy, fires=[ld_preload((f"{CUDA_LIB}/libcudart.so.13", True))], near=[ld_preload((f"{SYS}/libjemalloc.so.2", True))]),
     # libraries

@@ -220,21 +220,51 @@ class DevicesArea(_Area, total=False):
     dev_populated: bool
 
 
-class CudaToolkit(TypedDict):
-    """A CUDA toolkit: its real ``path``, and ``via`` the name it was found under."""
-
+class _CudaToolkitBase(TypedDict):
     path: str
     version: str
     via: str
 
 
+class CudaToolkit(_CudaToolkitBase, total=False):
+    """A CUDA toolkit: its real ``path``, and ``via`` the name it was first found under.
+    ``version_source``: ``version.json``, ``version.txt``, ``nvcc --version``, ``conda
+    cuda-nvcc``, ``conda cuda-cudart`` or ``libcudart file name`` (then only X.Y)."""
+
+    version_source: str
+    nvcc: Optional[str]
+
+
+class ToolkitPointer(TypedDict):
+    """What leads a build to a toolkit: ``name`` is ``nvcc on PATH``, ``CUDA_HOME``,
+    ``CUDA_PATH`` or ``/usr/local/cuda``; ``toolkit`` the real root it reaches (null when
+    there is none), ``version`` its CUDA version (nvcc's own when asked live)."""
+
+    name: str
+    value: str
+    exists: bool
+    toolkit: Optional[str]
+    version: Optional[str]
+
+
+class Compiler(TypedDict):
+    """The C++ compiler a plugin build would use (``source``: ``CXX``, ``c++ on PATH``,
+    ``g++ on PATH``); ``version`` is the first line of ``--version`` (live only)."""
+
+    path: str
+    source: str
+    version: Optional[str]
+
+
 class CudaArea(_Area, total=False):
-    """CUDA toolkits under /usr/local (and ``$CUDA_HOME``); ``default`` is where
-    /usr/local/cuda points."""
+    """CUDA toolkits (/usr/local/cuda*, NVIDIA HPC SDK, $CONDA_PREFIX, and those reached
+    through PATH, $CUDA_HOME, $CUDA_PATH); ``default`` is where /usr/local/cuda points."""
 
     toolkits: List[CudaToolkit]
     default: Optional[str]
     cuda_home: Optional[str]
+    pointers: List[ToolkitPointer]
+    cxx: Optional[Compiler]
 
 
 # --- python ------------------------------------------------------------------------------

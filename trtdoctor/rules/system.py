@@ -460,3 +460,51 @@ def python_shadowed(snap: dict) -> list[Finding]:
                 )
             )
     return out
+
+
+BUILD_POINTERS = ("nvcc on PATH", "CUDA_HOME", "CUDA_PATH")  # /usr/local/cuda is only the fallback when none is set
+
+
+@rule(
+    reads=("cuda",),
+    emits=[
+        Check("env.cuda-home-missing", "warning", "CUDA_HOME or CUDA_PATH names a directory that does not exist"),
+        Check("env.cuda-toolkit-mismatch", "warning", "nvcc on PATH, CUDA_HOME and CUDA_PATH lead to different CUDA versions"),
+    ],
+)
+def toolkit_pointers(snap: dict) -> list[Finding]:
+    """Builds (TensorRT plugins, torch extensions, CMake's FindCUDAToolkit) pick a toolkit from
+    nvcc on PATH or CUDA_HOME/CUDA_PATH: when they disagree, code is compiled by one CUDA and
+    linked against another's headers and libraries. One toolkit, or none, says nothing."""
+    cuda = snap.get("cuda") or {}
+    ptrs = [p for p in cuda.get("pointers") or [] if p["name"] in BUILD_POINTERS]
+    out = []
+    for p in ptrs:
+        if not p["exists"]:
+            others = [f"{tk['path']} (CUDA {tk['version']})" for tk in cuda.get("toolkits") or []]
+            out.append(
+                Finding(
+                    "env.cuda-home-missing",
+                    "warning",
+                    "env",
+                    f"{p['name']}={p['value']} does not exist",
+                    "Builds that read it (torch cpp_extension, CMake, setup.py of TensorRT plugins) fail with 'nvcc not found' or pick no CUDA headers.",
+                    [f"{p['name']}={p['value']}: absent", f"toolkits here: {', '.join(others) or 'none'}"],
+                    Fix(f"Point {p['name']} at an installed toolkit, or unset it.", [f"export {p['name']}={cuda['toolkits'][0]['path']}" if cuda.get("toolkits") else f"unset {p['name']}"]),
+                )
+            )
+    known = [(p, knowledge.major_minor(p["version"])) for p in ptrs if p["exists"] and p.get("version")]
+    versions = {mm for _, mm in known if mm}
+    if len(versions) > 1:
+        out.append(
+            Finding(
+                "env.cuda-toolkit-mismatch",
+                "warning",
+                "env",
+                "nvcc on PATH and CUDA_HOME/CUDA_PATH lead to different CUDA versions: " + ", ".join(f"{p['name']} → {p['version']}" for p, _ in known),
+                "A build compiles with one CUDA's nvcc and includes or links another's headers and libraries: kernels and plugins fail to build or to load.",
+                [f"{p['name']}={p['value']} → {p['toolkit']} (CUDA {p['version']})" for p, _ in known],
+                Fix("Make PATH's nvcc and CUDA_HOME name one toolkit.", [f"export CUDA_HOME={known[0][0]['toolkit']}", f"export PATH={known[0][0]['toolkit']}/bin:$PATH"]),
+            )
+        )
+    return out
