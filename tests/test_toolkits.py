@@ -103,6 +103,8 @@ def test_live_nvcc_version_and_compiler(tmp_path):
     """Live, a toolkit with only bin/nvcc is versioned by running it; the C++ compiler is asked its version."""
     root = tmp_path / "cuda-13.0"
     nvcc(root / "bin/nvcc")
+    (root / "targets/x86_64-linux/include").mkdir(parents=True)
+    (root / "targets/x86_64-linux/include/cuda_runtime.h").write_text("")
     env = {"PATH": f"{root}/bin:{os.environ.get('PATH', '')}"}
     area = system.probe_cuda(Target(env=env, live=True), {})
     tk = next(t for t in area["toolkits"] if t["path"] == str(root))
@@ -110,3 +112,17 @@ def test_live_nvcc_version_and_compiler(tmp_path):
     assert area["pointers"][0] == {"name": "nvcc on PATH", "value": f"{root}/bin/nvcc", "exists": True, "toolkit": str(root), "version": "13.0.88"}
     if shutil.which("c++", path=env["PATH"]):
         assert area["cxx"]["source"] == "c++ on PATH" and area["cxx"]["version"]
+
+
+def test_an_nvcc_wrapper_script_is_no_toolkit(tmp_path):
+    """This build machine's /usr/local/bin/nvcc is `exec /usr/local/cuda-13.0/bin/nvcc "$@"`: /usr/local is no toolkit."""
+    real = tmp_path / "cuda-13.0"
+    nvcc(real / "bin/nvcc")
+    (real / "version.json").write_text('{"cuda": {"name": "CUDA SDK", "version": "13.0.2"}}')
+    wrapper = tmp_path / "local/bin/nvcc"
+    wrapper.parent.mkdir(parents=True)
+    wrapper.write_text(f'#!/bin/sh\nexec {real}/bin/nvcc "$@"\n')
+    wrapper.chmod(0o755)
+    area = system.probe_cuda(Target(env={"PATH": f"{wrapper.parent}:/usr/bin:/bin", "CUDA_HOME": str(real)}, live=True), {})
+    assert [t["path"] for t in area["toolkits"] if t["path"].startswith(str(tmp_path))] == [str(real)]
+    assert area["pointers"][0] == {"name": "nvcc on PATH", "value": str(wrapper), "exists": True, "toolkit": None, "version": "13.0.88"}

@@ -197,6 +197,14 @@ def _toolkit_version(root: str, target: Target) -> tuple[str | None, str | None]
     return None, None
 
 
+def _looks_like_toolkit(root: str, target: Target) -> bool:
+    """Headers, a version file, conda's records or libcudart: not a bare ``bin/nvcc``, which
+    may be a wrapper script (``exec /usr/local/cuda-13.0/bin/nvcc "$@"`` in /usr/local/bin)."""
+    top = glob.escape(str(target.path(root)))
+    pats = ("/version.json", "/version.txt", "/include/cuda_runtime.h", "/targets/*/include/cuda_runtime.h", "/conda-meta/cuda-[nc][vu]*-[0-9]*.json", "/targets/*/lib/libcudart.so*", "/lib64/libcudart.so*")
+    return any(glob.glob(top + p) for p in pats)
+
+
 def nvcc_version(nvcc: str, target: Target) -> str | None:
     """``V13.0.88`` of ``nvcc --version`` (live only)."""
     res = run([nvcc, "--version"], env=target.env, timeout=target.timeout)
@@ -233,7 +241,7 @@ def probe_cuda(target: Target, snap: dict) -> dict:
         real = os.path.realpath(target.path(root))
         if real in by_real:
             return by_real[real]
-        if not os.path.isdir(real):
+        if not os.path.isdir(real) or not _looks_like_toolkit(target.unroot(real), target):
             return None
         version, source = _toolkit_version(target.unroot(real), target)
         nvcc = os.path.join(real, "bin", "nvcc")
@@ -256,7 +264,7 @@ def probe_cuda(target: Target, snap: dict) -> dict:
         root = os.path.dirname(os.path.dirname(target.unroot(os.path.realpath(target.path(nvcc)))))
         tk = add(root)
         version = nvcc_version(nvcc, target) if target.live else None
-        pointers.append({"name": "nvcc on PATH", "value": nvcc, "exists": True, "toolkit": tk["path"] if tk else root, "version": version or (tk or {}).get("version")})
+        pointers.append({"name": "nvcc on PATH", "value": nvcc, "exists": True, "toolkit": tk["path"] if tk else None, "version": version or (tk or {}).get("version")})
     for var in ("CUDA_HOME", "CUDA_PATH"):
         val = target.env.get(var)
         if val:
