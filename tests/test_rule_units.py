@@ -497,6 +497,17 @@ def and_full(snap: dict) -> None:
     )
 
 
+def trt_on_pythonpath(snap: dict, bad: bool) -> None:
+    """tensorrt_bindings in a pip --target dir on PYTHONPATH ahead of the venv's copy: another
+    version when ``bad``, the same one when not."""
+    copy = {"site_packages": "/opt/trt-target", "source": "PYTHONPATH", "package": "tensorrt-cu13-bindings", "version": "10.3.0.26" if bad else TRT}
+    own = {"site_packages": SITE, "source": "venv", "package": "tensorrt-cu13-bindings", "version": TRT}
+    entries = [{"path": c["site_packages"], "source": c["source"], "exists": True} for c in (copy, own)]
+    snap["python"]["interpreters"] = [
+        {"kind": "venv", "python": "/opt/venv/bin/python", "prefix": "/opt/venv", "version": "3.12", "sys_path": entries, "shadowed": [{"module": "tensorrt_bindings", "winner": copy, "shadowed": [own]}]}
+    ]
+
+
 # --- the cases ---------------------------------------------------------------------------
 
 TF_TRT_SONAME = "libnvinfer.so.8.6.1"
@@ -568,6 +579,20 @@ CASES: dict[str, tuple[Callable[[], dict], Callable[[], dict]]] = {
         healthy,
         fires=[ld_path(("/usr/local/cuda-12.4/lib64", True), ("/usr/local/cuda-13.0/lib64", True))],
         near=[ld_path(("/usr/local/cuda-13.0/lib64", True), ("/usr/local/cuda-13.0/extras/CUPTI/lib64", True))],
+    ),
+    "env.python-package-shadowed": both(trt_on_pythonpath),
+    "env.cuda-home-missing": both(
+        lambda s, bad: s["cuda"].update(
+            pointers=[{"name": "CUDA_HOME", "value": "/usr/local/cuda-12.4" if bad else "/usr/local/cuda", "exists": not bad, "toolkit": None if bad else "/usr/local/cuda-13.0", "version": None if bad else "13.0.2"}]
+        )
+    ),
+    "env.cuda-toolkit-mismatch": both(
+        lambda s, bad: s["cuda"].update(
+            pointers=[
+                {"name": "nvcc on PATH", "value": "/usr/local/cuda-13.0/bin/nvcc", "exists": True, "toolkit": "/usr/local/cuda-13.0", "version": "13.0.88"},
+                {"name": "CUDA_HOME", "value": "/usr/local/cuda", "exists": True, "toolkit": "/usr/local/cuda-12.4" if bad else "/usr/local/cuda-13.0", "version": "12.4.1" if bad else "13.0.2"},
+            ]
+        )
     ),
     "env.ld-preload-missing": case(healthy, fires=[ld_preload((f"{SYS}/libjemalloc.so.2", False))], near=[ld_preload((f"{SYS}/libjemalloc.so.2", True))]),
     "env.ld-preload-gpu": case(healthy, fires=[ld_preload((f"{CUDA_LIB}/libcudart.so.13", True))], near=[ld_preload((f"{SYS}/libjemalloc.so.2", True))]),

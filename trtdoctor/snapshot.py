@@ -220,21 +220,51 @@ class DevicesArea(_Area, total=False):
     dev_populated: bool
 
 
-class CudaToolkit(TypedDict):
-    """A CUDA toolkit: its real ``path``, and ``via`` the name it was found under."""
-
+class _CudaToolkitBase(TypedDict):
     path: str
     version: str
     via: str
 
 
+class CudaToolkit(_CudaToolkitBase, total=False):
+    """A CUDA toolkit: its real ``path``, and ``via`` the name it was first found under.
+    ``version_source``: ``version.json``, ``version.txt``, ``nvcc --version``, ``conda
+    cuda-nvcc``, ``conda cuda-cudart`` or ``libcudart file name`` (then only X.Y)."""
+
+    version_source: str
+    nvcc: Optional[str]
+
+
+class ToolkitPointer(TypedDict):
+    """What leads a build to a toolkit: ``name`` is ``nvcc on PATH``, ``CUDA_HOME``,
+    ``CUDA_PATH`` or ``/usr/local/cuda``; ``toolkit`` the real root it reaches (null when
+    there is none), ``version`` its CUDA version (nvcc's own when asked live)."""
+
+    name: str
+    value: str
+    exists: bool
+    toolkit: Optional[str]
+    version: Optional[str]
+
+
+class Compiler(TypedDict):
+    """The C++ compiler a plugin build would use (``source``: ``CXX``, ``c++ on PATH``,
+    ``g++ on PATH``); ``version`` is the first line of ``--version`` (live only)."""
+
+    path: str
+    source: str
+    version: Optional[str]
+
+
 class CudaArea(_Area, total=False):
-    """CUDA toolkits under /usr/local (and ``$CUDA_HOME``); ``default`` is where
-    /usr/local/cuda points."""
+    """CUDA toolkits (/usr/local/cuda*, NVIDIA HPC SDK, $CONDA_PREFIX, and those reached
+    through PATH, $CUDA_HOME, $CUDA_PATH); ``default`` is where /usr/local/cuda points."""
 
     toolkits: List[CudaToolkit]
     default: Optional[str]
     cuda_home: Optional[str]
+    pointers: List[ToolkitPointer]
+    cxx: Optional[Compiler]
 
 
 # --- python ------------------------------------------------------------------------------
@@ -246,8 +276,8 @@ class _PythonEnvironmentBase(TypedDict):
 
 
 class PythonEnvironment(_PythonEnvironmentBase, total=False):
-    """One Python environment. ``kind``: ``running`` (trtdoctor's own), ``--python``,
-    ``venv``, ``conda`` or ``system``. ``python`` is an interpreter to run live probes with
+    """One Python environment (a site dir). ``kind``: ``running`` (trtdoctor's own), ``--python``,
+    ``venv``, ``conda``, ``system``, ``pythonpath`` (a ``PYTHONPATH`` entry) or ``user`` (the user site). ``python`` is an interpreter to run live probes with
     (null when static or unknown). ``packages`` maps normalized names to versions, only for
     GPU-relevant distributions. A ``--python`` interpreter that could not be asked has only
     ``kind``, ``python`` and ``error``."""
@@ -259,8 +289,74 @@ class PythonEnvironment(_PythonEnvironmentBase, total=False):
     error: str
 
 
+class SysPathEntry(TypedDict):
+    """One directory of an interpreter's ``sys.path`` after the standard library. ``source``:
+    ``PYTHONPATH``, ``venv``, ``conda``, ``user``, ``system``, ``running``, ``--python`` or
+    ``.pth <file>``; ``path`` is "" for an empty or relative PYTHONPATH entry (the current directory)."""
+
+    path: str
+    source: str
+    exists: bool
+
+
+class PthImport(TypedDict):
+    """An ``import`` line of a ``.pth`` file: code Python runs at start-up, not run by trtdoctor."""
+
+    file: str
+    line: str
+
+
+class UserSite(TypedDict):
+    path: str
+    enabled: bool
+    why: str
+
+
+class ModuleCopy(TypedDict):
+    site_packages: str
+    source: str
+    package: str
+    version: str
+
+
+class ShadowedModule(TypedDict):
+    """A module found in several dirs of one ``sys.path``: the first copy wins."""
+
+    module: str
+    winner: ModuleCopy
+    shadowed: List[ModuleCopy]
+
+
+class _PythonInterpreterBase(TypedDict):
+    kind: str
+    python: Optional[str]
+    prefix: str
+    version: Optional[VersionNumber]
+
+
+class PythonInterpreter(_PythonInterpreterBase, total=False):
+    """An interpreter judged: ``--python``, ``venv`` ($VIRTUAL_ENV), ``conda`` ($CONDA_PREFIX),
+    ``running`` (live) or ``system``. ``sys_path`` is built statically as ``site`` does; live,
+    ``live_sys_path`` is what the interpreter itself printed (in the judged environment) and
+    ``live_agrees`` whether the two match after the standard library."""
+
+    base_prefix: str
+    venv: bool
+    include_system: bool
+    sys_path: List[SysPathEntry]
+    pth_imports: List[PthImport]
+    user_site: Optional[UserSite]
+    shadowed: List[ShadowedModule]
+    live_sys_path: List[str]
+    live_agrees: bool
+    live_only: List[str]
+    static_only: List[str]
+    live_error: str
+
+
 class PythonArea(_Area, total=False):
     environments: List[PythonEnvironment]
+    interpreters: List[PythonInterpreter]
 
 
 # --- tensorflow --------------------------------------------------------------------------

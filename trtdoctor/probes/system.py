@@ -12,6 +12,7 @@ import re
 from .. import knowledge
 from ..elf import ElfError, highest, read_elf
 from ..loader import parse_ld_so_conf
+from ..subproc import run
 from ..target import Target
 
 _LIBC_DIRS = ["/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu", "/lib64", "/usr/lib64", "/lib"]
@@ -166,34 +167,120 @@ def probe_gpus(target: Target, snap: dict) -> dict:
     return {"count": len(devices), "devices": devices}
 
 
-def _toolkit_version(root: str, target: Target) -> str | None:
+def _toolkit_version(root: str, target: Target) -> tuple[str | None, str | None]:
+    """(version, where it came from) of the toolkit at ``root``: version.json, version.txt,
+    ``bin/nvcc --version`` (live), conda's ``conda-meta`` records, else a ``libcudart.so.X.Y.Z``
+    file name (whose X.Y is the toolkit's CUDA X.Y)."""
     text = target.read_text(f"{root}/version.json")
     if text:
         try:
-            return json.loads(text)["cuda"]["version"]
+            return json.loads(text)["cuda"]["version"], "version.json"
         except (ValueError, KeyError, TypeError):
             pass
-    text = target.read_text(f"{root}/version.txt") or ""
-    m = re.search(r"CUDA Version (\d+\.\d+(?:\.\d+)?)", text)
+    m = re.search(r"CUDA Version (\d+\.\d+(?:\.\d+)?)", target.read_text(f"{root}/version.txt") or "")
+    if m:
+        return m.group(1), "version.txt"
+    if target.live and os.access(target.path(f"{root}/bin/nvcc"), os.X_OK):
+        v = nvcc_version(f"{root}/bin/nvcc", target)
+        if v:
+            return v, "nvcc --version"
+    for pat, src in (("/conda-meta/cuda-nvcc-[0-9]*.json", "conda cuda-nvcc"), ("/conda-meta/cuda-cudart-[0-9]*.json", "conda cuda-cudart")):
+        for p in sorted(glob.glob(glob.escape(str(target.path(root))) + pat)):
+            m = re.search(r"-(\d+)\.(\d+)\.[^-]*-[^-]*\.json$", p)
+            if m:
+                return f"{m.group(1)}.{m.group(2)}", src
+    for sub in ("/targets/*/lib", "/lib64", "/lib"):
+        for p in sorted(glob.glob(glob.escape(str(target.path(root))) + sub + "/libcudart.so.*.*.*")):
+            m = re.search(r"libcudart\.so\.(\d+)\.(\d+)\.\d+$", p)
+            if m:
+                return f"{m.group(1)}.{m.group(2)}", "libcudart file name"
+    return None, None
+
+
+def _looks_like_toolkit(root: str, target: Target) -> bool:
+    """Headers, a version file, conda's records or libcudart: not a bare ``bin/nvcc``, which
+    may be a wrapper script (``exec /usr/local/cuda-13.0/bin/nvcc "$@"`` in /usr/local/bin)."""
+    top = glob.escape(str(target.path(root)))
+    pats = ("/version.json", "/version.txt", "/include/cuda_runtime.h", "/targets/*/include/cuda_runtime.h", "/conda-meta/cuda-[nc][vu]*-[0-9]*.json", "/targets/*/lib/libcudart.so*", "/lib64/libcudart.so*")
+    return any(glob.glob(top + p) for p in pats)
+
+
+def nvcc_version(nvcc: str, target: Target) -> str | None:
+    """``V13.0.88`` of ``nvcc --version`` (live only)."""
+    res = run([nvcc, "--version"], env=target.env, timeout=target.timeout)
+    m = re.search(r"release \d+\.\d+, V(\d+\.\d+\.\d+)", res.stdout or "")
     return m.group(1) if m else None
 
 
+def _on_path(target: Target, name: str) -> str | None:
+    for d in (target.env.get("PATH") or "").split(":"):
+        if d.startswith("/") and os.access(target.path(f"{d}/{name}"), os.X_OK) and target.path(f"{d}/{name}").is_file():
+            return f"{d.rstrip('/')}/{name}"
+    return None
+
+
+def _compiler(target: Target) -> dict | None:
+    """The C++ compiler a TensorRT plugin build would use: $CXX, else c++ or g++ on PATH."""
+    cxx = target.env.get("CXX")
+    found = (cxx, "CXX") if cxx else next(((p, f"{n} on PATH") for n in ("c++", "g++") for p in [_on_path(target, n)] if p), (None, None))
+    if not found[0]:
+        return None
+    out = {"path": found[0], "source": found[1], "version": None}
+    if target.live:
+        res = run([found[0], "--version"], env=target.env, timeout=target.timeout)
+        out["version"] = (res.stdout or "").splitlines()[0].strip() if res.ok and res.stdout else None
+    return out
+
+
 def probe_cuda(target: Target, snap: dict) -> dict:
-    toolkits, seen = [], set()
-    roots = sorted(glob.glob(str(target.path("/usr/local")) + "/cuda*")) + [str(target.path(target.env["CUDA_HOME"])) for _ in [0] if target.env.get("CUDA_HOME")]
-    for r in roots:
-        real = os.path.realpath(r)
-        if real in seen or not os.path.isdir(r):
-            continue
-        seen.add(real)
-        version = _toolkit_version(target.unroot(real), target)
-        if version:
-            toolkits.append({"path": target.unroot(real), "version": version, "via": target.unroot(r)})
+    """Every CUDA toolkit: /usr/local/cuda*, NVIDIA HPC SDK's, $CONDA_PREFIX's, and the ones
+    nvcc on PATH, $CUDA_HOME, $CUDA_PATH and /usr/local/cuda lead to (``pointers``)."""
+    toolkits, by_real = [], {}
+
+    def add(root: str) -> dict | None:
+        real = os.path.realpath(target.path(root))
+        if real in by_real:
+            return by_real[real]
+        if not os.path.isdir(real) or not _looks_like_toolkit(target.unroot(real), target):
+            return None
+        version, source = _toolkit_version(target.unroot(real), target)
+        nvcc = os.path.join(real, "bin", "nvcc")
+        if not version:
+            return None
+        tk = {"path": target.unroot(real), "version": version, "via": root, "version_source": source, "nvcc": target.unroot(nvcc) if os.path.isfile(nvcc) else None}
+        by_real[real] = tk
+        toolkits.append(tk)
+        return tk
+
+    for pat in ("/usr/local/cuda*", "/opt/nvidia/hpc_sdk/*/*/cuda/[0-9]*"):
+        for r in sorted(glob.glob(str(target.path(pat)))):
+            add(target.unroot(r))
+    conda = target.env.get("CONDA_PREFIX")
+    if conda and (target.path(f"{conda}/bin/nvcc").exists() or glob.glob(glob.escape(str(target.path(conda))) + "/conda-meta/cuda-[nc][vu]*-[0-9]*.json")):
+        add(conda)
+    pointers = []
+    nvcc = _on_path(target, "nvcc")
+    if nvcc:
+        root = os.path.dirname(os.path.dirname(target.unroot(os.path.realpath(target.path(nvcc)))))
+        tk = add(root)
+        version = nvcc_version(nvcc, target) if target.live else None
+        pointers.append({"name": "nvcc on PATH", "value": nvcc, "exists": True, "toolkit": tk["path"] if tk else None, "version": version or (tk or {}).get("version")})
+    for var in ("CUDA_HOME", "CUDA_PATH"):
+        val = target.env.get(var)
+        if val:
+            exists = target.path(val).is_dir()
+            tk = add(val.rstrip("/") or "/") if exists else None
+            pointers.append({"name": var, "value": val, "exists": exists, "toolkit": tk["path"] if tk else None, "version": tk["version"] if tk else None})
     default = target.path("/usr/local/cuda")
+    if default.exists():
+        tk = add("/usr/local/cuda")
+        pointers.append({"name": "/usr/local/cuda", "value": "/usr/local/cuda", "exists": True, "toolkit": tk["path"] if tk else None, "version": tk["version"] if tk else None})
     return {
         "toolkits": toolkits,
         "default": target.unroot(os.path.realpath(default)) if default.exists() else None,
         "cuda_home": target.env.get("CUDA_HOME"),
+        "pointers": pointers,
+        "cxx": _compiler(target),
     }
 
 

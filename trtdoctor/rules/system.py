@@ -449,3 +449,85 @@ def wsl(snap: dict) -> list[Finding]:
             )
         )
     return out
+
+
+@rule(reads=("python",), emits=[Check("env.python-package-shadowed", "warning", "A Python package is installed twice on one sys.path and the first copy hides another version")])
+def python_shadowed(snap: dict) -> list[Finding]:
+    """``import`` takes the first copy on ``sys.path``: an old TensorRT on PYTHONPATH hides the
+    venv's. Same versions in two places are left alone (nothing changes which one wins)."""
+    out, seen = [], set()
+    for it in (snap.get("python") or {}).get("interpreters") or []:
+        for s in it.get("shadowed") or []:
+            w = s["winner"]
+            hidden = [c for c in s["shadowed"] if c["version"] != w["version"]]
+            key = (s["module"], w["site_packages"], tuple(c["site_packages"] for c in hidden))
+            if not hidden or key in seen:
+                continue
+            seen.add(key)
+            fix_cmds = (
+                [f"export PYTHONPATH=...  # without {w['site_packages']}"]
+                if w["source"] == "PYTHONPATH"
+                else [f"{it.get('python') or 'python'} -m pip uninstall {w['package']}  # if the copy in {w['site_packages']} is the stale one"]
+            )
+            out.append(
+                Finding(
+                    "env.python-package-shadowed",
+                    "warning",
+                    "env",
+                    f"`import {s['module']}` gets {w['package']} {w['version']} from {w['site_packages']}; {', '.join(c['package'] + ' ' + c['version'] for c in hidden)} is hidden",
+                    "Python imports the first copy on sys.path. The version pip lists for the environment is not the one that runs.",
+                    [f"interpreter: {it.get('python') or it.get('prefix')} ({it['kind']})", f"wins: {w['site_packages']} ({w['source']}): {w['package']} {w['version']}"]
+                    + [f"hidden: {c['site_packages']} ({c['source']}): {c['package']} {c['version']}" for c in hidden],
+                    Fix("Keep one copy: remove the dir from PYTHONPATH or uninstall the stale copy.", fix_cmds),
+                    subject=w["site_packages"],
+                )
+            )
+    return out
+
+
+BUILD_POINTERS = ("nvcc on PATH", "CUDA_HOME", "CUDA_PATH")  # /usr/local/cuda is only the fallback when none is set
+
+
+@rule(
+    reads=("cuda",),
+    emits=[
+        Check("env.cuda-home-missing", "warning", "CUDA_HOME or CUDA_PATH names a directory that does not exist"),
+        Check("env.cuda-toolkit-mismatch", "warning", "nvcc on PATH, CUDA_HOME and CUDA_PATH lead to different CUDA versions"),
+    ],
+)
+def toolkit_pointers(snap: dict) -> list[Finding]:
+    """Builds (TensorRT plugins, torch extensions, CMake's FindCUDAToolkit) pick a toolkit from
+    nvcc on PATH or CUDA_HOME/CUDA_PATH: when they disagree, code is compiled by one CUDA and
+    linked against another's headers and libraries. One toolkit, or none, says nothing."""
+    cuda = snap.get("cuda") or {}
+    ptrs = [p for p in cuda.get("pointers") or [] if p["name"] in BUILD_POINTERS]
+    out = []
+    for p in ptrs:
+        if not p["exists"]:
+            others = [f"{tk['path']} (CUDA {tk['version']})" for tk in cuda.get("toolkits") or []]
+            out.append(
+                Finding(
+                    "env.cuda-home-missing",
+                    "warning",
+                    "env",
+                    f"{p['name']}={p['value']} does not exist",
+                    "Builds that read it (torch cpp_extension, CMake, setup.py of TensorRT plugins) fail with 'nvcc not found' or pick no CUDA headers.",
+                    [f"{p['name']}={p['value']}: absent", f"toolkits here: {', '.join(others) or 'none'}"],
+                    Fix(f"Point {p['name']} at an installed toolkit, or unset it.", [f"export {p['name']}={cuda['toolkits'][0]['path']}" if cuda.get("toolkits") else f"unset {p['name']}"]),
+                )
+            )
+    known = [(p, knowledge.major_minor(p["version"])) for p in ptrs if p["exists"] and p.get("version")]
+    versions = {mm for _, mm in known if mm}
+    if len(versions) > 1:
+        out.append(
+            Finding(
+                "env.cuda-toolkit-mismatch",
+                "warning",
+                "env",
+                "nvcc on PATH and CUDA_HOME/CUDA_PATH lead to different CUDA versions: " + ", ".join(f"{p['name']} → {p['version']}" for p, _ in known),
+                "A build compiles with one CUDA's nvcc and includes or links another's headers and libraries: kernels and plugins fail to build or to load.",
+                [f"{p['name']}={p['value']} → {p['toolkit']} (CUDA {p['version']})" for p, _ in known],
+                Fix("Make PATH's nvcc and CUDA_HOME name one toolkit.", [f"export CUDA_HOME={known[0][0]['toolkit']}", f"export PATH={known[0][0]['toolkit']}/bin:$PATH"]),
+            )
+        )
+    return out
