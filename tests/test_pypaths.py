@@ -22,6 +22,11 @@ def venv(path: Path, *flags: str) -> Path:
     return path
 
 
+def live_python(target: Target) -> dict:
+    """Both phases of the python probe, as a live check runs them."""
+    return pyenvs.live_python(target, {"python": pyenvs.probe_python(target, {})})
+
+
 def test_static_sys_path_matches_real_interpreters(tmp_path):
     """PYTHONPATH (empty, missing and repeated entries), a venv with and without
     include-system-site-packages, the user site of $HOME, and .pth path and import lines:
@@ -37,7 +42,7 @@ def test_static_sys_path_matches_real_interpreters(tmp_path):
         (tmp_path / "pthdir").mkdir(exist_ok=True)
         (site / "a.pth").write_text(f"{tmp_path / 'pthdir'}\n# a comment\nimport os\n{tmp_path / 'absent'}\n")
         env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "VIRTUAL_ENV": str(v), "PYTHONPATH": f"{extra}::{tmp_path / 'missing'}:{extra}"}
-        area = pyenvs.probe_python(Target(env=env, live=True), {})
+        area = live_python(Target(env=env, live=True))
         by_kind = {i["kind"]: i for i in area["interpreters"]}
         assert {"venv", "running"} <= set(by_kind)
         for it in area["interpreters"]:
@@ -58,11 +63,11 @@ def test_no_venv_has_the_user_site_first(tmp_path):
     user = home / ".local/lib" / PY / "site-packages"
     user.mkdir(parents=True)
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home)}
-    running = next(i for i in pyenvs.probe_python(Target(env=env, live=True), {})["interpreters"] if i["kind"] == "running")
+    running = next(i for i in live_python(Target(env=env, live=True))["interpreters"] if i["kind"] == "running")
     assert running["live_agrees"] and running["user_site"]["enabled"] == (sys.prefix == sys.base_prefix)
     if sys.prefix == sys.base_prefix:
         assert running["sys_path"][0]["path"] == str(user) and running["sys_path"][0]["source"] == "user"
-    quiet = next(i for i in pyenvs.probe_python(Target(env=dict(env, PYTHONNOUSERSITE="1"), live=True), {})["interpreters"] if i["kind"] == "running")
+    quiet = next(i for i in live_python(Target(env=dict(env, PYTHONNOUSERSITE="1"), live=True))["interpreters"] if i["kind"] == "running")
     assert quiet["live_agrees"] and not quiet["user_site"]["enabled"] and str(user) not in [e["path"] for e in quiet["sys_path"]]
 
 

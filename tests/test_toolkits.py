@@ -99,6 +99,11 @@ def test_conda_toolkit(tree):
     assert cuda["pointers"][0]["toolkit"] == "/opt/conda/envs/trt" and cuda_findings(rep) == []
 
 
+def live_cuda(target: Target) -> dict:
+    """Both phases of the cuda probe, as a live check runs them."""
+    return system.live_cuda(target, {"cuda": system.probe_cuda(target, {})})
+
+
 def test_live_nvcc_version_and_compiler(tmp_path):
     """Live, a toolkit with only bin/nvcc is versioned by running it; the C++ compiler is asked its version."""
     root = tmp_path / "cuda-13.0"
@@ -106,7 +111,7 @@ def test_live_nvcc_version_and_compiler(tmp_path):
     (root / "targets/x86_64-linux/include").mkdir(parents=True)
     (root / "targets/x86_64-linux/include/cuda_runtime.h").write_text("")
     env = {"PATH": f"{root}/bin:{os.environ.get('PATH', '')}"}
-    area = system.probe_cuda(Target(env=env, live=True), {})
+    area = live_cuda(Target(env=env, live=True))
     tk = next(t for t in area["toolkits"] if t["path"] == str(root))
     assert (tk["version"], tk["version_source"]) == ("13.0.88", "nvcc --version")
     assert area["pointers"][0] == {"name": "nvcc on PATH", "value": f"{root}/bin/nvcc", "exists": True, "toolkit": str(root), "version": "13.0.88"}
@@ -123,6 +128,6 @@ def test_an_nvcc_wrapper_script_is_no_toolkit(tmp_path):
     wrapper.parent.mkdir(parents=True)
     wrapper.write_text(f'#!/bin/sh\nexec {real}/bin/nvcc "$@"\n')
     wrapper.chmod(0o755)
-    area = system.probe_cuda(Target(env={"PATH": f"{wrapper.parent}:/usr/bin:/bin", "CUDA_HOME": str(real)}, live=True), {})
+    area = live_cuda(Target(env={"PATH": f"{wrapper.parent}:/usr/bin:/bin", "CUDA_HOME": str(real)}, live=True))
     assert [t["path"] for t in area["toolkits"] if t["path"].startswith(str(tmp_path))] == [str(real)]
     assert area["pointers"][0] == {"name": "nvcc on PATH", "value": str(wrapper), "exists": True, "toolkit": None, "version": "13.0.88"}

@@ -7,6 +7,7 @@ import glob
 import os
 import re
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 from ..subproc import run_python_json
 from ..target import Target
@@ -204,6 +205,30 @@ def _live_sys_path(target: Target, interp: dict, static: list[dict]) -> dict:
     return {"live_sys_path": res.data["sys_path"], "live_agrees": live == mine, "live_only": [p for p in live if p not in mine], "static_only": [p for p in mine if p not in live]}
 
 
+def live_python(target: Target, snap: dict) -> dict:
+    """Live phase: each interpreter's real ``sys.path`` (its children run at once), compared
+    with the static one. Nothing waits for it: the static model already gave every probe the
+    site dirs, and a dir only the live run shows (a ``.pth`` import line) is added here."""
+    area = snap.get("python") or {}
+    todo = [rec for rec in area.get("interpreters", []) if rec.get("python") and (rec["kind"] != "--python" or os.path.exists(rec["python"]))]
+    with ThreadPoolExecutor(max(1, len(todo))) as pool:
+        for rec, live in zip(todo, pool.map(lambda r: _live_sys_path(target, r, r["sys_path"]), todo)):
+            rec.update(live)
+    envs = area.setdefault("environments", [])
+    known = {e.get("site_packages") for e in envs}
+    for rec in area.get("interpreters", []):
+        if rec["kind"] == "--python" and rec.get("live_error"):
+            envs.append({"kind": "--python", "python": target.python, "error": rec["live_error"]})
+        for p in rec.get("live_only", []):
+            if p.endswith(("site-packages", "dist-packages")) and p not in known and os.path.isdir(p):
+                known.add(p)
+                pkgs = read_dists(p)
+                envs.append(
+                    {"kind": rec["kind"], "prefix": rec.get("prefix"), "site_packages": p, "python_version": rec.get("version"), "python": rec["python"], "packages": {k: v["version"] for k, v in sorted(pkgs.items())}}
+                )
+    return area
+
+
 def _top_level(dist_info: str) -> list[str]:
     """The top-level import names a distribution installs (its RECORD; else top_level.txt)."""
     names = []
@@ -271,19 +296,12 @@ def probe_python(target: Target, snap: dict) -> dict:
     for it in interpreters(target):
         entries, imports, user = static_sys_path(target, it)
         rec = dict(it, sys_path=entries, pth_imports=imports, user_site=user)
-        if target.live and it["python"] and (it["kind"] != "--python" or os.path.exists(it["python"])):
-            rec.update(_live_sys_path(target, it, entries))
-        if it["kind"] == "--python" and rec.get("live_error"):
-            envs.append({"kind": "--python", "python": target.python, "error": rec["live_error"]})
         python = it["python"] if it["python"] and (target.live or target.path(it["python"]).exists()) else None
         for e in entries:
             if e["exists"]:
                 kind = "pythonpath" if e["source"] == "PYTHONPATH" else it["kind"] if e["source"].startswith(".pth") else e["source"]
                 prefix = {it["kind"]: it["prefix"], "system": it["base_prefix"]}.get(kind)
                 add(str(target.path(e["path"])), kind, prefix, python, it["version"])
-        live_sites = [p for p in rec.get("live_sys_path", []) if p.endswith(("site-packages", "dist-packages")) and p not in [e["path"] for e in entries]]
-        for p in live_sites:  # what only the live interpreter showed (a .pth import line, a sitecustomize)
-            add(p, it["kind"], it["prefix"], python, it["version"])
         rec["shadowed"] = shadowed(target, entries)
         interps.append(rec)
     if not interps and target.env.get("PYTHONPATH"):  # no interpreter found: PYTHONPATH's packages are still there

@@ -39,6 +39,9 @@ PROBES: list[Probe] = [
     Probe("pycuda", frameworks.probe_pycuda, needs=("python",)),
     Probe("onnxruntime", frameworks.probe_onnxruntime, needs=("python",)),
     Probe("precision", frameworks.probe_precision, needs=("gpus", "tensorrt")),
+    # Live phases that only add detail: listed last, so no probe above waits for them.
+    Probe("python", pyenvs.live_python, needs=("python",), live_only=True, merge=True),
+    Probe("cuda", system.live_cuda, needs=("cuda",), live_only=True, merge=True),
 ]
 
 

@@ -8,6 +8,7 @@ import json
 import os
 import platform
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 from .. import knowledge
 from ..elf import ElfError, highest, read_elf
@@ -225,11 +226,28 @@ def _compiler(target: Target) -> dict | None:
     found = (cxx, "CXX") if cxx else next(((p, f"{n} on PATH") for n in ("c++", "g++") for p in [_on_path(target, n)] if p), (None, None))
     if not found[0]:
         return None
-    out = {"path": found[0], "source": found[1], "version": None}
-    if target.live:
-        res = run([found[0], "--version"], env=target.env, timeout=target.timeout)
-        out["version"] = (res.stdout or "").splitlines()[0].strip() if res.ok and res.stdout else None
-    return out
+    return {"path": found[0], "source": found[1], "version": None}
+
+
+def live_cuda(target: Target, snap: dict) -> dict:
+    """Live phase: what nvcc on PATH and the C++ compiler say of their versions (both at once).
+    Nothing waits for it: the static toolkit versions already fed every probe."""
+    area = snap.get("cuda") or {}
+    nvcc = next((p for p in area.get("pointers", []) if p["name"] == "nvcc on PATH"), None)
+    cxx = area.get("cxx")
+
+    def cxx_version() -> str | None:
+        res = run([cxx["path"], "--version"], env=target.env, timeout=target.timeout)
+        return (res.stdout or "").splitlines()[0].strip() if res.ok and res.stdout else None
+
+    with ThreadPoolExecutor(2) as pool:
+        nv = pool.submit(nvcc_version, nvcc["value"], target) if nvcc else None
+        cx = pool.submit(cxx_version) if cxx else None
+        if nv is not None:
+            nvcc["version"] = nv.result() or nvcc["version"]
+        if cx is not None:
+            cxx["version"] = cx.result()
+    return area
 
 
 def probe_cuda(target: Target, snap: dict) -> dict:
@@ -263,8 +281,7 @@ def probe_cuda(target: Target, snap: dict) -> dict:
     if nvcc:
         root = os.path.dirname(os.path.dirname(target.unroot(os.path.realpath(target.path(nvcc)))))
         tk = add(root)
-        version = nvcc_version(nvcc, target) if target.live else None
-        pointers.append({"name": "nvcc on PATH", "value": nvcc, "exists": True, "toolkit": tk["path"] if tk else None, "version": version or (tk or {}).get("version")})
+        pointers.append({"name": "nvcc on PATH", "value": nvcc, "exists": True, "toolkit": tk["path"] if tk else None, "version": (tk or {}).get("version")})
     for var in ("CUDA_HOME", "CUDA_PATH"):
         val = target.env.get(var)
         if val:
