@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import Tree, check_json, compile_so, h100_tree, needs_cc, place
+from conftest import Tree, check_json, compile_so, h100_tree, host_clib, needs_cc, place
 from test_libraries import real_loader
 
 from trtdoctor.elf import highest, read_elf, version_key
@@ -28,7 +28,7 @@ CXX_SOURCE = '#include <string>\nextern "C" int trt_len(const char *s) { return 
 
 def real_list(root: Path, lib: str, env: dict | None = None) -> dict[str, str]:
     """soname -> path as the root's own ld.so maps them (``ld.so --list``, i.e. ldd), or
-    soname -> 'not found' / the version error it prints."""
+    soname -> 'not found'; the version errors it prints under ``errors``."""
     res = subprocess.run([CHROOT, str(root), "/lib64/ld-linux-x86-64.so.2", "--list", lib], capture_output=True, text=True, env={"PATH": "/usr/bin", **(env or {})}, timeout=30)
     out = {}
     for line in (res.stdout + res.stderr).splitlines():
@@ -36,6 +36,8 @@ def real_list(root: Path, lib: str, env: dict | None = None) -> dict[str, str]:
             out[m.group(1)] = m.group(2)
         elif m := re.match(r"\s*(/\S+/(ld-linux[^/ ]+)) \(0x", line):
             out[m.group(2)] = m.group(1)
+        elif m := re.search(r"error while loading shared libraries: (\S+): cannot open shared object file", line):
+            out[m.group(1)] = "not found"  # --list stops at the first one
         elif "version `" in line:  # "weak version … not found" is ld.so's note, not a failure
             out.setdefault("notes" if "weak version `" in line else "errors", []).append(line.strip())
     return out
@@ -54,6 +56,43 @@ def test_c_library_resolves_as_the_roots_own_loader_does(tree, merged):
     real = real_list(tree.root, f"{SYS}/libtrt_cxx.so.1")
     assert set(real) == {"libstdc++.so.6", "libm.so.6", "libgcc_s.so.1", "libc.so.6", "ld-linux-x86-64.so.2"}, real
     assert model_list(tree.root, f"{SYS}/libtrt_cxx.so.1") == real
+
+
+@needs_chroot
+@pytest.mark.parametrize("b_runpath", [None, "/nowhere"], ids=["inherits-rpath", "runpath-stops-it"])
+def test_a_dependency_searches_the_rpath_of_the_objects_that_loaded_it(tree, b_runpath):
+    """glibc: without a DT_RUNPATH of its own, a NEEDED of B is also searched in the DT_RPATH
+    of A, which loaded B (TensorRT's bindings carry RPATH $ORIGIN for their libnvinfer)."""
+    tree.base()
+    c = tree.lib("/opt/trt/private/libtrt_c.so.1")
+    b = compile_so(tree.p("/opt/trt/lib/libtrt_b.so.1"), "libtrt_b.so.1", runpath=b_runpath, needed=[c])
+    compile_so(tree.p("/opt/trt/lib/libtrt_a.so.1"), "libtrt_a.so.1", rpath="$ORIGIN:$ORIGIN/../private", needed=[b])
+    real = real_list(tree.root, "/opt/trt/lib/libtrt_a.so.1")
+    model = model_list(tree.root, "/opt/trt/lib/libtrt_a.so.1")
+    real = {k: os.path.normpath(v) if v.startswith("/") else v for k, v in real.items()}  # ld.so keeps $ORIGIN/../private unnormalised
+    assert real["libtrt_c.so.1"] == model["libtrt_c.so.1"] == ("not found" if b_runpath else "/opt/trt/private/libtrt_c.so.1")
+    assert b_runpath or model == real
+
+
+@needs_chroot
+def test_lib64_is_no_default_directory_of_a_multiarch_glibc(tree):
+    """Debian and Ubuntu build glibc without /lib64 in its default path (``ld.so --help``)."""
+    tree.base()
+    tree.lib("/usr/lib64/libtrt_only64.so.1")
+    tree.lib(f"{SYS}/libtrt_user.so.1", needs=("libtrt_only64.so.1",))
+    tree.ldconfig()
+    assert real_list(tree.root, f"{SYS}/libtrt_user.so.1")["libtrt_only64.so.1"] == "not found"
+    assert model_list(tree.root, f"{SYS}/libtrt_user.so.1")["libtrt_only64.so.1"] == "not found"
+
+
+def test_lib64_is_the_default_directory_of_a_non_multiarch_glibc(tmp_path):
+    """Fedora, RHEL and SUSE: /lib64, /usr/lib64 (no ld.so.cache here, so only those)."""
+    root = Tree(tmp_path / "rhel")
+    for name, src in host_clib().items():
+        place(src, root.p(f"/usr/lib64/{name}"))
+    root.link("/lib64", "usr/lib64")
+    root.lib("/usr/lib64/libtrt_user.so.1")
+    assert model_list(root.root, "/usr/lib64/libtrt_user.so.1") == {"libc.so.6": "/lib64/libc.so.6", "ld-linux-x86-64.so.2": "/lib64/ld-linux-x86-64.so.2"}
 
 
 @pytest.mark.parametrize("soname", ["libc.so.6", "libm.so.6", "libstdc++.so.6", "libgcc_s.so.1", "ld-linux-x86-64.so.2"])
