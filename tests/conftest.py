@@ -4,16 +4,20 @@ ld.so.cache written by the system's own ldconfig."""
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 CC = shutil.which("cc") or shutil.which("gcc")
+CXX = shutil.which("c++") or shutil.which("g++")
 LDCONFIG = shutil.which("ldconfig") or next((p for p in ("/sbin/ldconfig", "/usr/sbin/ldconfig") if os.path.exists(p)), None)
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -33,13 +37,19 @@ def compile_so(
     source: str = "int trtdoctor_fixture(void) { return 42; }\n",
     version_script: str | None = None,
     machine: int | None = None,
+    cxx: bool = False,
+    nostdlib: bool = False,
 ) -> Path:
-    """A real shared object. ``needed`` are other built objects (their SONAME becomes NEEDED)."""
+    """A real shared object, linked the ordinary way: it NEEDs libc.so.6 (``cxx``: a C++
+    source, so also libstdc++.so.6, libm.so.6 and libgcc_s.so.1) with the GLIBC_x.y versions
+    its calls need. ``needed`` are other built objects (their SONAME becomes NEEDED).
+    ``nostdlib``: links nothing, for a stand-in of the C runtime itself."""
     out.parent.mkdir(parents=True, exist_ok=True)
     work = out.parent / f".src-{out.name}"
     work.mkdir(exist_ok=True)
-    (work / "x.c").write_text(source)
-    cmd = [CC, "-shared", "-fPIC", "-nostdlib", "-o", str(out), str(work / "x.c")]
+    src = work / ("x.cc" if cxx else "x.c")
+    src.write_text(source)
+    cmd = [CXX if cxx else CC, "-shared", "-fPIC", "-o", str(out), str(src)] + (["-nostdlib"] if nostdlib else [])
     if soname:
         cmd.append(f"-Wl,-soname,{soname}")
     if rpath or runpath:
@@ -56,6 +66,37 @@ def compile_so(
         data[18:20] = machine.to_bytes(2, "little")
         out.write_bytes(bytes(data))
     return out
+
+
+HOST_LIBDIR = Path("/usr/lib/x86_64-linux-gnu")
+CLIB_NAMES = ("libc.so.6", "libm.so.6", "libgcc_s.so.1", "libstdc++.so.6", "ld-linux-x86-64.so.2")
+
+
+@functools.cache
+def host_clib() -> dict[str, Path]:
+    """soname -> a private copy of this machine's real file (Debian 12 when written: glibc
+    2.36-9+deb12u14, so GLIBC_2.2.5 … GLIBC_2.36; libstdc++.so.6.0.30 and libgcc_s.so.1
+    from GCC 12.2.0, so GLIBCXX_3.4 … 3.4.30, CXXABI_1.3 … 1.3.13). Copied once per
+    session; trees hard-link them (a few MB each otherwise), so replace such a file in a
+    tree (``place``, ``compile_so``), never write into it."""
+    store = Path(tempfile.mkdtemp(prefix="trtdoctor-clib-"))
+    atexit.register(shutil.rmtree, store, True)
+    out = {}
+    for name in CLIB_NAMES:
+        real = Path(os.path.realpath(HOST_LIBDIR / name))
+        if real.exists():
+            out[name] = Path(shutil.copy2(real, store / real.name))
+    return out
+
+
+def place(src: Path, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.exists() or dest.is_symlink():
+        dest.unlink()
+    try:
+        os.link(src, dest)
+    except OSError:
+        shutil.copy2(src, dest)
 
 
 class Tree:
@@ -102,15 +143,32 @@ class Tree:
         """Write etc/ld.so.cache with the real ldconfig (links left as they are)."""
         subprocess.run([LDCONFIG, "-X", "-r", str(self.root)], check=True, capture_output=True)
 
-    def base(self, *, distro: str = "ubuntu", version: str = "24.04") -> Tree:
+    def base(self, *, distro: str = "ubuntu", version: str = "24.04", merged_usr: bool = True) -> Tree:
+        """A C library laid out as the distribution does, from this machine's real files
+        (see ``host_clib``), with ld.so.conf(.d) as Ubuntu ships it and a real ld.so.cache.
+
+        merged_usr (Ubuntu ≥ 22.04, Debian ≥ 12): /lib, /lib64, /bin, /sbin link into /usr and
+        the files live in /usr/lib/x86_64-linux-gnu. Without (Ubuntu 18.04/20.04 style): the
+        C library and ld.so in /lib/x86_64-linux-gnu, libstdc++ in /usr/lib/x86_64-linux-gnu."""
         self.write("/etc/os-release", f'PRETTY_NAME="Ubuntu {version} LTS"\nNAME="Ubuntu"\nID={distro}\nVERSION_ID="{version}"\n')
-        libc = Path("/lib/x86_64-linux-gnu/libc.so.6")
-        self.p("/usr/lib/x86_64-linux-gnu").mkdir(parents=True, exist_ok=True)
-        if libc.exists():
-            shutil.copy(libc, self.p("/usr/lib/x86_64-linux-gnu/libc.so.6"))
-        self.link("/lib", "usr/lib")  # merged /usr, as on Ubuntu 24.04
-        self.write("/etc/ld.so.conf", "include /etc/ld.so.conf.d/*.conf\n")
+        if merged_usr:
+            for top in ("lib", "lib64", "bin", "sbin"):
+                self.p(f"/usr/{top}").mkdir(parents=True, exist_ok=True)
+                self.link(f"/{top}", f"usr/{top}")  # merged /usr, as on Ubuntu 24.04
+        libdir, cxxdir = ("/usr/lib/x86_64-linux-gnu",) * 2 if merged_usr else ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu")
+        host = host_clib()
+        for name, src in host.items():
+            dest = cxxdir if name.startswith(("libstdc++", "libgcc_s")) else libdir
+            place(src, self.p(f"{dest}/{src.name}"))
+            if name != src.name:
+                self.link(f"{dest}/{name}", src.name)
+        self.link("/lib64/ld-linux-x86-64.so.2", f"../lib/x86_64-linux-gnu/{host['ld-linux-x86-64.so.2'].name}" if merged_usr else f"/lib/x86_64-linux-gnu/{host['ld-linux-x86-64.so.2'].name}")
+        self.write("/etc/ld.so.conf", "include /etc/ld.so.conf.d/*.conf\n\n")
+        self.write("/etc/ld.so.conf.d/libc.conf", "# libc default configuration\n/usr/local/lib\n")
+        self.write("/etc/ld.so.conf.d/x86_64-linux-gnu.conf", "# Multiarch support\n/usr/local/lib/x86_64-linux-gnu\n/lib/x86_64-linux-gnu\n/usr/lib/x86_64-linux-gnu\n")
         self.write("/proc/version", "Linux version 6.8.0-45-generic (buildd@lcy02) #45-Ubuntu SMP\n")
+        if LDCONFIG:
+            self.ldconfig()
         return self
 
     def driver(self, version: str = "580.159.04", libs_version: str | None = None, gpu: str = "NVIDIA H100 80GB HBM3") -> Tree:

@@ -21,9 +21,9 @@ def sample(tmp_path_factory):
 def test_reads_soname_needed_runpath_and_versions(sample):
     info = read_elf(sample)
     assert info.soname == "libthing.so.1"
-    assert info.needed == ["libdep.so.3"]
+    assert info.needed == ["libdep.so.3", "libc.so.6"]  # linked the ordinary way, as every real library
     assert info.runpath == ["$ORIGIN/../lib", "/opt/x"] and info.rpath is None
-    assert info.verneed == {"libdep.so.3": ["DEP_2.1"]}
+    assert info.verneed == {"libdep.so.3": ["DEP_2.1"], "libc.so.6": ["GLIBC_2.2.5"]}
     assert info.machine == "x86-64" and info.elf_class == 64
 
 

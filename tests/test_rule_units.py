@@ -512,12 +512,37 @@ def trt_on_pythonpath(snap: dict, bad: bool) -> None:
 
 TF_TRT_SONAME = "libnvinfer.so.8.6.1"
 
+NO_OS = {"kernel": None, "arch": None, "glibc": None, "glibcxx": None, "libc": None, "libstdcxx": None, "ld_so_cache": False, "wsl2": False, "container": False, "container_markers": []}
+
+
+def bare_os(snap: dict) -> None:
+    """A root with no os-release and no C library (a fresh copy: later edits change it)."""
+    snap["os"] = copy.deepcopy(NO_OS)
+
+
+def version_gap(file: str, provider: str, via: str, missing: list[str], provides: str) -> Callable[[dict], None]:
+    """libnvinfer.so.10 resolved from the venv's wheel, and a version its dlopen would miss."""
+
+    def edit(snap: dict) -> None:
+        trt_on_ld_library_path(snap)
+        obj = libs(snap)["libnvinfer.so.10"]["resolved"]
+        libs(snap)["libnvinfer.so.10"]["missing_versions"] = [{"object": obj, "file": file, "provider": provider, "via": via, "missing": missing, "provides": provides}] if missing else []
+
+    return edit
+
+
 CASES: dict[str, tuple[Callable[[], dict], Callable[[], dict]]] = {
     # os
     "os.no-os": case(
         lambda: static(healthy()),
-        common=[("target/root", "/mnt/empty"), ("os", {"kernel": None, "arch": None, "glibc": None, "glibcxx": None, "wsl2": False, "container": False, "container_markers": []})],
-        near=[("os/glibc", "2.39")],  # a C library and nothing else is already an OS to judge
+        common=[("target/root", "/mnt/empty"), bare_os, ("python/environments", [])],
+        fires=[lambda s: libs(s).clear()],
+        near=[("os/glibc", "2.39"), lambda s: libs(s).clear()],  # a C library and nothing else is already an OS to judge
+    ),
+    "os.partial-root": case(
+        lambda: static(healthy()),
+        common=[("target/root", "/mnt/conda-env"), bare_os],  # a venv and TensorRT libraries, no C library
+        near=[("os", dict(NO_OS, libc=f"{SYS}/libc.so.6", glibc="2.39"))],
     ),
     "os.wsl-libcuda-missing": case(lambda: on_wsl(healthy()), fires=[("driver/wsl_libcuda", None)]),
     "os.wsl-linux-driver": case(
@@ -646,6 +671,16 @@ CASES: dict[str, tuple[Callable[[], dict], Callable[[], dict]]] = {
         common=[trt_on_ld_library_path],
         fires=[("libraries/libraries/libnvinfer.so.10/libstdcxx", {"needs": "GLIBCXX_3.4.30", "libstdcxx": "/opt/conda/lib/libstdc++.so.6", "via": "LD_LIBRARY_PATH", "provides": "GLIBCXX_3.4.29"})],
         near=[("libraries/libraries/libnvinfer.so.10/libstdcxx", {"needs": "GLIBCXX_3.4.30", "libstdcxx": f"{SYS}/libstdc++.so.6", "via": "ld.so.cache", "provides": "GLIBCXX_3.4.30"})],
+    ),
+    "libraries.libstdcxx-too-old": case(
+        healthy,
+        fires=[version_gap("libstdc++.so.6", f"{SYS}/libstdc++.so.6", "ld.so.cache", ["GLIBCXX_3.4.32", "CXXABI_1.3.15"], "GLIBCXX_3.4.30")],
+        near=[version_gap("libstdc++.so.6", "/opt/conda/lib/libstdc++.so.6", "LD_LIBRARY_PATH", ["GLIBCXX_3.4.32"], "GLIBCXX_3.4.30")],  # a shadow, not the system's
+    ),
+    "libraries.symbol-version-missing": case(
+        healthy,
+        fires=[version_gap("libgcc_s.so.1", "/opt/conda/lib/libgcc_s.so.1", "LD_LIBRARY_PATH", ["GCC_14.0"], "GCC_13.0")],
+        near=[version_gap("libgcc_s.so.1", "/opt/conda/lib/libgcc_s.so.1", "LD_LIBRARY_PATH", [], "GCC_14.0")],
     ),
     "libraries.cudnn-older-than-build": case(
         lambda: with_tf(healthy()),
@@ -796,6 +831,22 @@ def test_no_rule_reads_an_undeclared_area_even_through_get(monkeypatch, which):
 
 # Extra near misses at the edges of a rule, and the rule bugs found while writing the cases.
 MORE_NEAR_MISSES = [
+    pytest.param("os.partial-root", variant(healthy, bare_os), id="live-run"),
+    pytest.param(
+        "libraries.unresolved-needed",
+        variant(healthy, static, bare_os, ("libraries/libraries/libcuda.so.1/unresolved_needed", ["libc.so.6", "libm.so.6", "ld-linux-x86-64.so.2"])),
+        id="partial-root-lacks-the-c-runtime",
+    ),
+    pytest.param(
+        "libraries.libstdcxx-shadowed",
+        variant(healthy, version_gap("libstdc++.so.6", f"{SYS}/libstdc++.so.6", "ld.so.cache", ["GLIBCXX_3.4.32"], "GLIBCXX_3.4.30")),
+        id="system-libstdcxx-too-old-is-not-a-shadow",
+    ),
+    pytest.param(
+        "libraries.glibc-too-old",
+        variant(healthy, version_gap("libc.so.6", f"{SYS}/libc.so.6", "ld.so.cache", [], "GLIBC_2.39")),
+        id="version-tables-satisfied",
+    ),
     pytest.param("driver.missing", variant(healthy, no_driver, static, ("driver/proc_present", False)), id="static-root-without-proc"),
     pytest.param("driver.minor-compat", variant(healthy, lambda s: with_cuda12(s, "535.54.03")), id="driver-exactly-at-ga"),
     pytest.param("driver.too-old-for-cuda", variant(healthy, ("driver/version", "580.65.06"), ("nvml/driver", "580.65.06")), id="driver-exactly-at-cuda13-floor"),

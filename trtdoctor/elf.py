@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 MACHINES = {3: "x86", 62: "x86-64", 183: "aarch64", 40: "arm", 21: "ppc64", 20: "ppc", 243: "riscv"}
 DT_NEEDED, DT_STRTAB, DT_STRSZ, DT_SONAME, DT_RPATH, DT_RUNPATH = 1, 5, 10, 14, 15, 29
 DT_VERDEF, DT_VERDEFNUM, DT_VERNEED, DT_VERNEEDNUM = 0x6FFFFFFC, 0x6FFFFFFD, 0x6FFFFFFE, 0x6FFFFFFF
+VER_FLG_WEAK = 2
 _MAX_ITEMS = 100_000
 
 
@@ -32,8 +33,8 @@ class ElfInfo:
     needed: list[str] = field(default_factory=list)
     rpath: list[str] | None = None
     runpath: list[str] | None = None
-    verneed: dict[str, list[str]] = field(default_factory=dict)  # file -> version names
-    verdef: list[str] = field(default_factory=list)
+    verneed: dict[str, list[str]] = field(default_factory=dict)  # file -> version names it must define (weak ones left out)
+    verdef: list[str] = field(default_factory=list)  # the versions this file defines
 
     def required_versions(self, prefix: str) -> list[str]:
         return [v for names in self.verneed.values() for v in names if v.startswith(prefix)]
@@ -166,8 +167,9 @@ def _parse(f: _File, path: str) -> ElfInfo:
             _, cnt, vn_file, vn_aux, vn_next = struct.unpack(e + "HHIII", f.at(off, 16))
             names, aux = [], off + vn_aux
             for _ in range(min(cnt, 4096)):
-                _, _, _, vna_name, vna_next = struct.unpack(e + "IHHII", f.at(aux, 16))
-                names.append(s(vna_name))
+                _, vna_flags, _, vna_name, vna_next = struct.unpack(e + "IHHII", f.at(aux, 16))
+                if not vna_flags & VER_FLG_WEAK:  # ld.so lets a weak version be missing
+                    names.append(s(vna_name))
                 if not vna_next:
                     break
                 aux += vna_next

@@ -1,8 +1,10 @@
 """A model of glibc's dynamic loader search, run on a judged file system.
 
-Order (glibc ``_dl_map_object``): LD_PRELOAD, the loading object's DT_RPATH (only when it
-has no DT_RUNPATH), LD_LIBRARY_PATH, its DT_RUNPATH, ``/etc/ld.so.cache``, then the
-default directories. A candidate of the wrong ELF class or machine is skipped, as ld.so
+Order (glibc ``_dl_map_object``): LD_PRELOAD, the loading object's DT_RPATH and then its
+loaders' (only when it has no DT_RUNPATH), LD_LIBRARY_PATH, its DT_RUNPATH,
+``/etc/ld.so.cache``, then the default directories of the root's glibc build. The program
+interpreter and libc.so.6 are already in every process, so they come from the program's
+search, never a library's RPATH. A candidate of the wrong ELF class or machine is skipped, as ld.so
 does; a candidate that is not a valid ELF (zero-length, truncated) stops the search with
 ld.so's own error. ``ld.so.conf`` only matters through the cache; we read it to notice a
 cache that is missing or stale.
@@ -23,10 +25,28 @@ TRIPLETS = {"x86-64": "x86_64-linux-gnu", "aarch64": "aarch64-linux-gnu"}
 CACHE_FLAGS = {"x86-64": 0x0303, "aarch64": 0x0A03}
 
 
+# The program interpreter (PT_INTERP) every dynamically linked program on the machine runs
+# under: ld.so is always loaded, so NEEDED ld-linux-* matches it by soname and is never searched.
+INTERPRETERS = {"x86-64": ("ld-linux-x86-64.so.2", "/lib64/ld-linux-x86-64.so.2"), "aarch64": ("ld-linux-aarch64.so.1", "/lib/ld-linux-aarch64.so.1")}
+# Loaded by the program (python) before any library is: a later NEEDED matches it by soname,
+# so the requester's RPATH/RUNPATH never matter for it.
+PROGRAM_SONAMES = ("libc.so.6",)
+
+
 def default_dirs(machine: str) -> list[str]:
-    """System directories; Debian-style multiarch ones first, as their glibc does."""
+    """Every directory some glibc build searches by default (places to look for copies)."""
     triplet = TRIPLETS.get(machine, "x86_64-linux-gnu")
     return [f"/lib/{triplet}", f"/usr/lib/{triplet}", "/lib64", "/usr/lib64", "/lib", "/usr/lib"]
+
+
+def system_dirs(target: Target, machine: str) -> list[str]:
+    """The default directories of this root's own glibc build (``ld.so --help``): Debian and
+    Ubuntu build it multiarch (/lib/<triplet>, /usr/lib/<triplet>, /lib, /usr/lib); Fedora,
+    RHEL and SUSE with /lib64, /usr/lib64."""
+    triplet = TRIPLETS.get(machine, "x86_64-linux-gnu")
+    if target.path(f"/lib/{triplet}").is_dir() or target.path(f"/usr/lib/{triplet}").is_dir():
+        return [f"/lib/{triplet}", f"/usr/lib/{triplet}", "/lib", "/usr/lib"]
+    return ["/lib64", "/usr/lib64"]
 
 
 def parse_ld_so_conf(target: Target, conf: str = "/etc/ld.so.conf") -> list[str]:
@@ -109,6 +129,14 @@ class Resolution:
         return self.path is not None and self.error is None
 
 
+@dataclass
+class Loaded:
+    """One object of a dlopen's dependency tree: how it resolved, and who asked first."""
+
+    res: Resolution
+    requester: str
+
+
 def expand_origin(entry: str, requester_path: str, machine: str) -> str:
     origin = os.path.dirname(requester_path)
     lib = "lib64" if machine in ("x86-64", "aarch64") else "lib"
@@ -126,6 +154,7 @@ class LoaderModel:
         env = target.env
         self.ld_library_path = [p for p in env.get("LD_LIBRARY_PATH", "").split(":") if p]
         self.ld_preload = [p for p in env.get("LD_PRELOAD", "").replace(" ", ":").split(":") if p]
+        self.system_dirs = system_dirs(target, machine)
         self._elf_cache: dict[str, ElfInfo | ElfError] = {}
 
     def elf(self, path: str) -> ElfInfo | ElfError:
@@ -157,7 +186,9 @@ class LoaderModel:
         res.path, res.via = cand, via
         return True
 
-    def resolve(self, soname: str, requester: str | None = None) -> Resolution:
+    def resolve(self, soname: str, requester: str | None = None, loaders: tuple[str, ...] = ()) -> Resolution:
+        """Where ``requester`` (or a plain dlopen) gets ``soname``; ``loaders`` are the objects
+        that loaded the requester, nearest first, whose DT_RPATH glibc also searches."""
         res = Resolution(soname)
         for pre in self.ld_preload:
             pinfo = self.elf(pre)
@@ -168,19 +199,24 @@ class LoaderModel:
         if "/" in soname:
             self._try(res, os.path.dirname(soname), "path")
             return self._finish(res)
+        interp = INTERPRETERS.get(self.machine)
+        if interp and soname == interp[0]:
+            self._try(res, os.path.dirname(interp[1]), "program interpreter")
+            return self._finish(res)
+        if soname in PROGRAM_SONAMES:
+            requester, loaders = None, ()
         rinfo = self.elf(requester) if requester else None
         rinfo = rinfo if isinstance(rinfo, ElfInfo) else None
-        rname = os.path.basename(requester) if requester else ""
-        if rinfo and rinfo.rpath and not rinfo.runpath:
-            for d in rinfo.rpath:
-                if self._try(res, expand_origin(d, requester, self.machine), f"RPATH of {rname}"):
+        if rinfo and not rinfo.runpath:
+            for obj in (requester,) + tuple(loaders):
+                if self._rpath(res, obj):
                     return res
         for d in self.ld_library_path:
             if self._try(res, d, "LD_LIBRARY_PATH"):
                 return res
         if rinfo and rinfo.runpath:
             for d in rinfo.runpath:
-                if self._try(res, expand_origin(d, requester, self.machine), f"RUNPATH of {rname}"):
+                if self._try(res, expand_origin(d, requester, self.machine), f"RUNPATH of {os.path.basename(requester)}"):
                     return res
         if self.cache is not None:
             for path in self.cache.get(soname, []):
@@ -188,10 +224,36 @@ class LoaderModel:
                     return res
             if soname not in self.cache:
                 res.steps.append(Step("/etc/ld.so.cache", "ld.so.cache", "absent"))
-        for d in default_dirs(self.machine):
+        for d in self.system_dirs:
             if self._try(res, d, "default directories"):
                 return res
         return self._finish(res)
+
+    def _rpath(self, res: Resolution, obj: str) -> bool:
+        """Search one object's DT_RPATH (the caller skips all of them when the requester has a DT_RUNPATH)."""
+        info = self.elf(obj)
+        if isinstance(info, ElfError) or not info.rpath:
+            return False
+        return any(self._try(res, expand_origin(d, obj, self.machine), f"RPATH of {os.path.basename(obj)}") for d in info.rpath)
+
+    def load(self, path: str) -> dict[str, Loaded]:
+        """Every object a dlopen of ``path`` maps, soname -> how it was found, in glibc's
+        breadth-first order: a soname already loaded is reused, whoever asks for it next."""
+        out: dict[str, Loaded] = {}
+        queue: list[tuple[str, tuple[str, ...]]] = [(path, ())]
+        while queue:
+            obj, loaders = queue.pop(0)
+            info = self.elf(obj)
+            if isinstance(info, ElfError):
+                continue
+            for name in info.needed:
+                if name in out:
+                    continue
+                res = self.resolve(name, obj, loaders)
+                out[name] = Loaded(res, obj)
+                if res.found:
+                    queue.append((res.path, (obj,) + loaders))
+        return out
 
     def _finish(self, res: Resolution) -> Resolution:
         if res.path is None:

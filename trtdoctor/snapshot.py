@@ -78,7 +78,9 @@ class OsArea(_Area, total=False):
     os-release and are absent without one. ``arch`` uses ELF machine names (``x86-64``,
     ``aarch64``) because the loader model matches libraries by them. ``glibc`` and
     ``glibcxx`` are the highest versions libc.so.6 / libstdc++.so.6 define, compared with
-    what libraries need. ``libc_error`` says why libc could not be read."""
+    what libraries need. ``libc_error`` says why libc could not be read. ``libc`` and
+    ``libstdcxx`` are the files a program gets for libc.so.6 / libstdc++.so.6 (``libc``
+    None: the root has no C library at all); ``ld_so_cache``: /etc/ld.so.cache exists."""
 
     id: Optional[str]
     version_id: Optional[str]
@@ -88,6 +90,9 @@ class OsArea(_Area, total=False):
     glibc: Optional[str]
     glibcxx: Optional[str]
     libc_error: str
+    libc: Optional[str]
+    libstdcxx: Optional[str]
+    ld_so_cache: bool
     wsl2: bool
     container: bool
     container_markers: List[str]
@@ -559,6 +564,19 @@ class LibstdcxxCheck(TypedDict):
     provides: Optional[str]
 
 
+class MissingVersions(TypedDict):
+    """Symbol versions a dlopen would miss: ``object`` (the library itself or one it NEEDs)
+    requires ``missing`` from ``file``, which the loader gives as ``provider`` (found
+    ``via``), whose highest version of that family is ``provides``."""
+
+    object: str
+    file: str
+    provider: str
+    via: Optional[str]
+    missing: List[str]
+    provides: Optional[str]
+
+
 class LiveLoad(TypedDict, total=False):
     """Live only: what the real loader did with a ``dlopen`` of the soname."""
 
@@ -582,12 +600,14 @@ class LibraryResolution(_LibraryResolutionBase, total=False):
     it) and ``resolved_real`` (the file), ``via`` which search step, ``error`` in ld.so's own
     words, every ``copies`` on disk. ``key``/``group`` are the knowledge base's name for the
     library (``cudnn``, ``driver``, ...). ``live_agrees`` is whether the real loader mapped the
-    file the model predicts."""
+    file the model predicts. ``missing_versions``: what ld.so's symbol-version check would
+    refuse (empty: nothing); ``libstdcxx`` is the older, GLIBCXX-only form of it."""
 
     resolved_real: str
     version: Optional[str]
     unresolved_needed: List[str]
     libstdcxx: Optional[LibstdcxxCheck]
+    missing_versions: List[MissingVersions]
     live: LiveLoad
     live_agrees: bool
 

@@ -371,6 +371,7 @@ def probe_libraries(target: Target, snap: dict) -> dict:
             libs[soname]["version"] = file_version(target, res.path, places)
             libs[soname]["unresolved_needed"] = _unresolved_needed(model, res.path)
             libs[soname]["libstdcxx"] = _libstdcxx_check(model, res.path)
+            libs[soname]["missing_versions"] = _missing_versions(model, res.path)
     for c in consumers:
         c["resolutions"] = {}
         by, pre = preloaded(target, model, c["site_packages"], c["requester"]) if c.get("requester") and c.get("kind") == "NEEDED" else (None, {})
@@ -425,6 +426,27 @@ def _libstdcxx_check(model: LoaderModel, path: str) -> dict | None:
     got = model.elf(res.path)
     have = highest(got.verdef, "GLIBCXX_") if not isinstance(got, ElfError) else None
     return {"needs": need, "libstdcxx": res.path, "via": res.via, "provides": have}
+
+
+def _missing_versions(model: LoaderModel, path: str) -> list[dict]:
+    """ld.so's own version check for a dlopen of ``path``: every object it maps (itself and
+    its NEEDED, transitively) against the version definitions of the object the loader gives
+    for each file its version needs name. What is missing fails the load with "version
+    `GLIBC_2.34' not found"."""
+    loaded = model.load(path)
+    out = []
+    for obj in [path] + [x.res.path for x in loaded.values() if x.res.found]:
+        info = model.elf(obj)
+        for file, names in ({} if isinstance(info, ElfError) else info.verneed).items():
+            got = loaded.get(file)
+            prov = model.elf(got.res.path) if got and got.res.found else None
+            if prov is None or isinstance(prov, ElfError):
+                continue  # not found or unreadable: unresolved_needed and broken-file say so
+            missing = [n for n in names if n not in prov.verdef]
+            if missing:
+                family = re.match(r"(.*?)[\d.]*$", missing[0]).group(1)
+                out.append({"object": obj, "file": file, "provider": got.res.path, "via": got.res.via, "missing": missing, "provides": highest(prov.verdef, family)})
+    return out
 
 
 def _stale_cache(target: Target, model: LoaderModel) -> list[str]:

@@ -12,11 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from .. import knowledge
 from ..elf import ElfError, highest, read_elf
-from ..loader import parse_ld_so_conf
+from ..loader import LoaderModel, parse_ld_so_conf
 from ..subproc import run
 from ..target import Target
 
-_LIBC_DIRS = ["/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu", "/lib64", "/usr/lib64", "/lib"]
+_LIBC_DIRS = ["/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib"]
 
 
 def _os_release(target: Target) -> dict:
@@ -31,6 +31,30 @@ def _os_release(target: Target) -> dict:
     return {"id": out.get("ID"), "version_id": out.get("VERSION_ID"), "name": out.get("PRETTY_NAME")}
 
 
+def _c_library(target: Target) -> dict:
+    """The libc.so.6 and libstdc++.so.6 a program on this root gets (the loader model's
+    answer: cache, then the root's default directories), with the highest GLIBC_ /
+    GLIBCXX_ versions they define. ``libc`` None: the root has no C library at all."""
+    out: dict = {"arch": None, "glibc": None, "glibcxx": None, "libc": None, "libstdcxx": None, "ld_so_cache": target.path("/etc/ld.so.cache").is_file()}
+    first = next((f"{d}/libc.so.6" for d in _LIBC_DIRS if target.path(f"{d}/libc.so.6").exists()), None)
+    if first is None:
+        return out
+    try:
+        out["arch"] = read_elf(target.path(first)).machine
+    except ElfError as exc:
+        return dict(out, libc=first, libc_error=f"{first}: {exc}")
+    model = LoaderModel(target, out["arch"])
+    for soname, key, prefix in (("libc.so.6", "libc", "GLIBC_2"), ("libstdc++.so.6", "libstdcxx", "GLIBCXX_")):
+        res = model.resolve(soname)
+        path = res.path if res.found else (first if key == "libc" else None)
+        info = model.elf(path) if path else None
+        out[key] = path
+        if info is not None and not isinstance(info, ElfError):
+            top = highest(info.verdef, prefix)
+            out["glibc" if key == "libc" else "glibcxx"] = top.split("_", 1)[1] if top else None
+    return out
+
+
 def probe_os(target: Target, snap: dict) -> dict:
     info = _os_release(target)
     proc_version = target.read_text("/proc/version") or ""
@@ -39,22 +63,7 @@ def probe_os(target: Target, snap: dict) -> dict:
     else:
         m = re.search(r"Linux version (\S+)", proc_version)
         info["kernel"] = m.group(1) if m else None
-    libc = next((target.path(f"{d}/libc.so.6") for d in _LIBC_DIRS if target.path(f"{d}/libc.so.6").exists()), None)
-    info["arch"] = info["glibc"] = info["glibcxx"] = None
-    if libc is not None:
-        try:
-            elf = read_elf(libc)
-            info["arch"] = elf.machine
-            g = highest(elf.verdef, "GLIBC_2")
-            info["glibc"] = g.split("_", 1)[1] if g else None
-        except ElfError as exc:
-            info["libc_error"] = f"{target.unroot(libc)}: {exc}"
-        for cand in glob.glob(str(libc.parent / "libstdc++.so.6")):
-            try:
-                g = highest(read_elf(cand).verdef, "GLIBCXX_")
-                info["glibcxx"] = g.split("_", 1)[1] if g else None
-            except ElfError:
-                pass
+    info.update(_c_library(target))
     if target.live:
         info["arch"] = {"x86_64": "x86-64", "aarch64": "aarch64"}.get(platform.machine(), platform.machine())
         libc_ver = os.confstr("CS_GNU_LIBC_VERSION") if hasattr(os, "confstr") else None

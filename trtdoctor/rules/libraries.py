@@ -9,6 +9,7 @@ from ..elf import version_key
 from ..findings import Finding, Fix
 from ..probes.libraries import catalog_entry, soname_parts
 from . import TRT_INSTALL_CAUSES, Check, rule
+from .system import no_c_library
 
 
 def _libs(snap: dict) -> dict:
@@ -202,11 +203,14 @@ def broken(snap: dict) -> list[Finding]:
     return out
 
 
-@rule(reads=("libraries",), emits=[Check("libraries.unresolved-needed", "error", "A library's own NEEDED sonames do not resolve")])
+@rule(reads=("libraries",), uses=("os",), emits=[Check("libraries.unresolved-needed", "error", "A library's own NEEDED sonames do not resolve")])
 def unresolved(snap: dict) -> list[Finding]:
+    """In a root with no C library at all, the C runtime is missing for every library alike:
+    os.partial-root says so once, and only the other sonames are reported here."""
+    crt = set(knowledge.load("libraries")["c_runtime"]["sonames"]) if no_c_library(snap) else set()
     out = []
     for soname, lib in _libs(snap).items():
-        miss = lib.get("unresolved_needed") or []
+        miss = [n for n in lib.get("unresolved_needed") or [] if n not in crt]
         if miss:
             out.append(
                 Finding(
@@ -222,44 +226,112 @@ def unresolved(snap: dict) -> list[Finding]:
     return out
 
 
+SEARCH_PATH_VIAS = ("LD_LIBRARY_PATH", "LD_PRELOAD", "RPATH of ", "RUNPATH of ")
+
+
+def _version_gaps(snap: dict) -> list[tuple[dict, list[str]]]:
+    """Each (object, file) whose required versions are missing, once, with the judged sonames
+    whose dlopen maps that object (one old libc fails many libraries: one finding per object)."""
+    gaps: dict[tuple[str, str], tuple[dict, list[str]]] = {}
+    for soname, lib in _libs(snap).items():
+        for g in lib.get("missing_versions") or []:
+            gaps.setdefault((g["object"], g["file"]), (g, []))[1].append(soname)
+    return list(gaps.values())
+
+
+def _version_finding(g: dict, sonames: list[str]) -> Finding:
+    """glibc, libstdc++ (shadowed by a search path, or the system's too old) or any other file."""
+    need = max(g["missing"], key=version_key)
+    family = need.split("_")[0]
+    ev = [f"{g['object']} requires {', '.join(g['missing'])} from {g['file']}", f"{g['file']} → {g['provider']} via {g['via']} provides up to {g.get('provides') or '?'}", f"loaded by a dlopen of {', '.join(sonames)}"]
+    error = f'The loader fails with "{g["file"]}: version `{need}\' not found (required by {g["object"]})".'
+    if family == "GLIBC":
+        return Finding(
+            "libraries.glibc-too-old",
+            "error",
+            "libraries",
+            f"{g['object']} needs {need}; the C library it gets has up to {g.get('provides') or '?'}",
+            error,
+            ev,
+            Fix("Use a build for this OS release, or a newer OS / container base."),
+        )
+    if family in ("GLIBCXX", "CXXABI") and (g.get("via") or "").startswith(SEARCH_PATH_VIAS):
+        return Finding(
+            "libraries.libstdcxx-shadowed",
+            "error",
+            "libraries",
+            f"{g['object']} needs {need} but gets {g['provider']} ({g.get('provides') or '?'}) via {g['via']}",
+            error + " An older libstdc++.so.6 on the search path (often a conda env's or a CUDA toolkit's) shadows the system one.",
+            ev,
+            Fix("Remove that directory from LD_LIBRARY_PATH (or the RPATH), or update libstdc++ there.", ["conda install -c conda-forge 'libstdcxx-ng>=12'"]),
+        )
+    if family in ("GLIBCXX", "CXXABI"):
+        return Finding(
+            "libraries.libstdcxx-too-old",
+            "error",
+            "libraries",
+            f"{g['object']} needs {need}; the system libstdc++ ({g['provider']}) has up to {g.get('provides') or '?'}",
+            error + " It was built with a newer GCC than this OS release ships.",
+            ev,
+            Fix("Use a build for this OS release, a newer OS / container base, or a newer libstdc++ (e.g. a conda env's libstdcxx-ng on LD_LIBRARY_PATH)."),
+        )
+    return Finding(
+        "libraries.symbol-version-missing",
+        "error",
+        "libraries",
+        f"{g['object']} needs {need} from {g['file']}; {g['provider']} does not define it",
+        error + " The copy of that library the loader gives is older than the one it was built against.",
+        ev,
+        Fix(f"Make the loader give a {g['file']} that defines {need} (the one it was built with).", [f"trtdoctor check --explain {g['file']}"]),
+    )
+
+
 @rule(
     reads=("libraries", "os"),
     emits=[
-        Check("libraries.glibc-too-old", "error", "A library needs a newer glibc than the system provides"),
-        Check("libraries.libstdcxx-shadowed", "error", "An older libstdc++ shadows the one a library needs"),
+        Check("libraries.glibc-too-old", "error", "A library needs a newer glibc than the C library it gets"),
+        Check("libraries.libstdcxx-shadowed", "error", "An older libstdc++ on a search path shadows the one a library needs"),
+        Check("libraries.libstdcxx-too-old", "error", "A library needs a newer libstdc++ than the system's"),
+        Check("libraries.symbol-version-missing", "error", "A library needs a symbol version the copy it gets of another library lacks"),
     ],
 )
 def glibc(snap: dict) -> list[Finding]:
+    """From the real version tables (``missing_versions``); reports saved before those
+    existed are judged by the highest versions alone (``_legacy_versions``)."""
+    out = [_version_finding(g, sonames) for g, sonames in _version_gaps(snap)]
+    return out + [f for soname, lib in _libs(snap).items() if "missing_versions" not in lib for f in _legacy_versions(snap, soname, lib)]
+
+
+def _legacy_versions(snap: dict, soname: str, lib: dict) -> list[Finding]:
     sysg = (snap.get("os") or {}).get("glibc")
     out = []
-    for soname, lib in _libs(snap).items():
-        for c in lib.get("copies", []):
-            need = c.get("needs_glibc")
-            if sysg and need and version_key(need) > version_key("GLIBC_" + sysg) and c["path"] == lib.get("resolved"):
-                out.append(
-                    Finding(
-                        "libraries.glibc-too-old",
-                        "error",
-                        "libraries",
-                        f"{c['path']} needs {need}; the system has glibc {sysg}",
-                        "The loader fails with 'version `" + need + "' not found'.",
-                        [f"{c['path']} requires {need}", f"system glibc: {sysg}"],
-                        Fix("Use a build for this OS release, or a newer OS / container base."),
-                    )
-                )
-        chk = lib.get("libstdcxx")
-        if chk and chk.get("provides") and version_key(chk["needs"]) > version_key(chk["provides"]):
+    for c in lib.get("copies", []):
+        need = c.get("needs_glibc")
+        if sysg and need and version_key(need) > version_key("GLIBC_" + sysg) and c["path"] == lib.get("resolved"):
             out.append(
                 Finding(
-                    "libraries.libstdcxx-shadowed",
+                    "libraries.glibc-too-old",
                     "error",
                     "libraries",
-                    f"{soname} needs {chk['needs']} but gets {chk['libstdcxx']} ({chk['provides']}) via {chk['via']}",
-                    "An older libstdc++.so.6 (often a conda env's on LD_LIBRARY_PATH) shadows the system one.",
-                    [f"{lib['resolved']} requires {chk['needs']}", f"libstdc++.so.6 → {chk['libstdcxx']} via {chk['via']} provides up to {chk['provides']}"],
-                    Fix("Remove that directory from LD_LIBRARY_PATH, or update libstdc++ in that env.", ["conda install -c conda-forge 'libstdcxx-ng>=12'"]),
+                    f"{c['path']} needs {need}; the system has glibc {sysg}",
+                    "The loader fails with 'version `" + need + "' not found'.",
+                    [f"{c['path']} requires {need}", f"system glibc: {sysg}"],
+                    Fix("Use a build for this OS release, or a newer OS / container base."),
                 )
             )
+    chk = lib.get("libstdcxx")
+    if chk and chk.get("provides") and version_key(chk["needs"]) > version_key(chk["provides"]):
+        out.append(
+            Finding(
+                "libraries.libstdcxx-shadowed",
+                "error",
+                "libraries",
+                f"{soname} needs {chk['needs']} but gets {chk['libstdcxx']} ({chk['provides']}) via {chk['via']}",
+                "An older libstdc++.so.6 (often a conda env's on LD_LIBRARY_PATH) shadows the system one.",
+                [f"{lib['resolved']} requires {chk['needs']}", f"libstdc++.so.6 → {chk['libstdcxx']} via {chk['via']} provides up to {chk['provides']}"],
+                Fix("Remove that directory from LD_LIBRARY_PATH, or update libstdc++ in that env.", ["conda install -c conda-forge 'libstdcxx-ng>=12'"]),
+            )
+        )
     return out
 
 
@@ -344,7 +416,7 @@ def stale(snap: dict) -> list[Finding]:
             "libraries.dlopen-failed",
             "error",
             "The real loader cannot load a library the model resolves",
-            follows=("libraries.unresolved-needed", "libraries.glibc-too-old", "libraries.libstdcxx-shadowed", "libraries.broken-file"),
+            follows=("libraries.unresolved-needed", "libraries.glibc-too-old", "libraries.libstdcxx-shadowed", "libraries.libstdcxx-too-old", "libraries.symbol-version-missing", "libraries.broken-file"),
         ),
         Check("libraries.model-disagrees", "warning", "The real loader mapped another file than the model predicts"),
     ],

@@ -19,12 +19,29 @@ def driver_version(snap: dict) -> str | None:
     return (snap.get("driver") or {}).get("version")
 
 
-@rule(reads=("os",), emits=[Check("os.no-os", "error", "The judged root holds no operating system")])
-def no_os(snap: dict) -> list[Finding]:
-    """A --root with no os-release and no C library (an empty or wrong directory) cannot be
-    judged: say so instead of painting every area green."""
+def no_c_library(snap: dict) -> bool:
+    """A static root in which the loader finds no libc.so.6 at all (a report written before
+    ``os.libc`` existed: no glibc version and no unreadable libc)."""
     osi = snap.get("os") or {}
-    if _live(snap) or osi.get("id") or osi.get("name") or osi.get("glibc") or osi.get("libc_error"):
+    if _live(snap) or not osi or "error" in osi:
+        return False
+    return not (osi.get("libc") or osi.get("glibc") or osi.get("libc_error"))
+
+
+def stack_found(snap: dict) -> list[str]:
+    """What a root holds besides an OS: Python environments and GPU library files."""
+    envs = [e.get("prefix") or e.get("site_packages") for e in (snap.get("python") or {}).get("environments", [])]
+    libs = (snap.get("libraries") or {}).get("libraries") or {}
+    files = sorted({c["path"] for lib in libs.values() for c in lib.get("copies", [])})
+    return [f"Python environment {e}" for e in envs if e] + files
+
+
+@rule(reads=("os",), uses=("python", "libraries"), emits=[Check("os.no-os", "error", "The judged root holds no operating system")])
+def no_os(snap: dict) -> list[Finding]:
+    """A --root with no os-release, no C library and nothing else to judge (an empty or wrong
+    directory) cannot be judged: say so instead of painting every area green."""
+    osi = snap.get("os") or {}
+    if not no_c_library(snap) or osi.get("id") or osi.get("name") or stack_found(snap):
         return []
     root = snap.get("target", {}).get("root", "?")
     return [
@@ -36,6 +53,38 @@ def no_os(snap: dict) -> list[Finding]:
             "Static mode reads a root file system (a mounted image, a chroot, a container layer). This one has no /etc/os-release and no C library (libc.so.6).",
             [f"{root}/etc/os-release: absent", f"{root}: no libc.so.6 in /lib, /usr/lib or /lib64"],
             Fix("Point --root at the top of a root file system (the directory that holds etc/, usr/ and lib/).", ["trtdoctor check --root /path/to/rootfs"]),
+        )
+    ]
+
+
+def _needs_c_runtime(snap: dict) -> list[str]:
+    """Judged libraries whose NEEDED C-runtime sonames went unresolved (not reported one by one)."""
+    crt = set(knowledge.load("libraries")["c_runtime"]["sonames"])
+    libs = (snap.get("libraries") or {}).get("libraries") or {}
+    return sorted(f"{lib['resolved']} needs {', '.join(n for n in lib['unresolved_needed'] if n in crt)}" for lib in libs.values() if crt & set(lib.get("unresolved_needed") or []))
+
+
+@rule(reads=("os",), uses=("python", "libraries"), emits=[Check("os.partial-root", "warning", "The judged root holds a stack but no C library: only part of a system")])
+def partial_root(snap: dict) -> list[Finding]:
+    """A bare conda env, one image layer, a copied venv: libraries and Python but no libc.so.6.
+    Nothing in it can load until it sits on a real system, so say that once, here, rather than
+    'libc.so.6 not found' under every library."""
+    osi = snap.get("os") or {}
+    found = stack_found(snap)
+    if not no_c_library(snap) or not (found or osi.get("id") or osi.get("name")):
+        return []
+    root = snap.get("target", {}).get("root", "?")
+    missing = ["no C library (libc.so.6)"] + [what for what, there in (("no /etc/os-release", osi.get("id") or osi.get("name")), ("no /etc/ld.so.cache", osi.get("ld_so_cache"))) if not there]
+    return [
+        Finding(
+            "os.partial-root",
+            "warning",
+            "os",
+            f"{root} is only part of a system: {', '.join(missing)}",
+            "Its libraries need the C runtime of the system they will run on (libc.so.6, libm.so.6, libstdc++.so.6, ld.so), which this root lacks: "
+            "they are not reported one by one. Judge the whole image or the machine it runs on for a verdict on loading.",
+            [f"{root}: {m}" for m in missing] + [f"holds: {x}" for x in found[:5]] + _needs_c_runtime(snap)[:5],
+            Fix("Point --root at the whole root file system (e.g. the mounted image), or run trtdoctor on the machine itself.", ["trtdoctor check --root /path/to/rootfs", "trtdoctor check"]),
         )
     ]
 
