@@ -253,18 +253,31 @@ def _has_module(site: str, name: str) -> bool:
     return os.path.isfile(os.path.join(site, name, "__init__.py")) or os.path.isfile(os.path.join(site, name + ".py")) or bool(glob.glob(os.path.join(glob.escape(site), name + ".*.so")))
 
 
+def _names_in_several(sites) -> set[str]:
+    """Top-level names (package dirs, module files) present in more than one site dir: only
+    those can shadow one another, so only their distributions' RECORDs need reading."""
+    seen: dict[str, int] = {}
+    for site in sites:
+        try:
+            names = {n.split(".", 1)[0] for n in os.listdir(site) if not n.endswith((".dist-info", ".egg-info", ".pth")) and n != "__pycache__"}
+        except OSError:
+            continue
+        for n in names:
+            seen[n] = seen.get(n, 0) + 1
+    return {n for n, k in seen.items() if k > 1}
+
+
 def shadowed(target: Target, entries: list[dict]) -> list[dict]:
     """For each GPU-relevant module found in more than one dir of one ``sys.path``: the copy
     that wins (the first) and those it hides, with the distribution and version of each.
     ``nvidia`` is left out: many wheels share it, and their libraries are found by path."""
+    sites = [(e, str(target.path(e["path"]))) for e in entries if e["exists"]]
+    candidates = _names_in_several(site for _, site in sites) - {"nvidia"}
     copies: dict[str, list[dict]] = {}
-    for e in entries:
-        if not e["exists"]:
-            continue
-        site = str(target.path(e["path"]))
-        for name, d in read_dists(site).items():
-            for mod in _top_level(d["dist_info"]):
-                if mod != "nvidia" and _has_module(site, mod) and not any(c["site_packages"] == e["path"] for c in copies.get(mod, [])):
+    for e, site in sites:
+        for name, d in read_dists(site).items() if candidates else ():
+            for mod in set(_top_level(d["dist_info"])) & candidates:
+                if _has_module(site, mod) and not any(c["site_packages"] == e["path"] for c in copies.get(mod, [])):
                     copies.setdefault(mod, []).append({"site_packages": e["path"], "source": e["source"], "package": name, "version": d["version"]})
     return [{"module": m, "winner": c[0], "shadowed": c[1:]} for m, c in sorted(copies.items()) if len(c) > 1]
 
