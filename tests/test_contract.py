@@ -242,3 +242,13 @@ def test_wsl2_without_ld_wsl_conf_cannot_reach_libcuda(tree):
     tree.ldconfig()
     rep = check_json(tree.root)
     assert "os.wsl-libcuda-unreachable" in ids(rep) and rep["summary"]["errors"] == 1
+
+
+def test_a_bare_conda_env_as_root_is_partial_not_empty(tree):
+    """--root at a conda env (no OS around it): its packages are judged and the root is called partial."""
+    tree.write("/conda-meta/tensorrt-10.3.0-py311h1234567_0.json", "{}")
+    tree.dist("/lib/python3.11/site-packages", "tensorrt", "10.3.0")
+    tree.lib("/lib/libnvinfer.so.10.3.0", "libnvinfer.so.10", links=("libnvinfer.so.10",))
+    rep = check_json(tree.root)
+    assert "os.no-os" not in ids(rep) and "os.partial-root" in ids(rep)
+    assert any(e["site_packages"] == "/lib/python3.11/site-packages" for e in rep["snapshot"]["python"]["environments"])

@@ -112,6 +112,10 @@ def interpreters(target: Target) -> list[dict]:
     for var, kind in (("VIRTUAL_ENV", "venv"), ("CONDA_PREFIX", "conda")):
         if target.env.get(var):
             add(kind, target.env[var].rstrip("/") or "/", None)
+    if not target.live:  # --root at an environment itself (a bare conda env, a venv copied out of an image)
+        for marker, kind in (("/conda-meta", "conda"), ("/pyvenv.cfg", "venv")):
+            if target.path(marker).exists():
+                add(kind, "/", None)
     if target.live:
         add("running", sys.prefix, sys.executable, f"{sys.version_info[0]}.{sys.version_info[1]}", sys.base_prefix)
     for pat in ("/usr/bin/python3.*", "/usr/local/bin/python3.*"):
