@@ -31,7 +31,7 @@ def _install_hint(soname: str) -> str:
     if stem.startswith(("libnvinfer", "libnvonnxparser")):
         if major == "8":
             return "pip install --extra-index-url https://pypi.nvidia.com tensorrt==8.6.1 tensorrt-libs==8.6.1 tensorrt-bindings==8.6.1"
-        key = "trt11" if major == "11" else "12"  # TensorRT 11 exists only for CUDA 13
+        key = "trt11" if major == "11" else "12"  # the CUDA 13 build of TensorRT 11 (cu12 builds exist too: kb/tensorrt.yaml)
         row = knowledge.load("tensorrt")["pip_installs"].get(key)
         return row["command"] if row else "install TensorRT " + major
     if stem.startswith("libcudnn"):
