@@ -252,3 +252,15 @@ def test_a_bare_conda_env_as_root_is_partial_not_empty(tree):
     rep = check_json(tree.root)
     assert "os.no-os" not in ids(rep) and "os.partial-root" in ids(rep)
     assert any(e["site_packages"] == "/lib/python3.11/site-packages" for e in rep["snapshot"]["python"]["environments"])
+
+
+def test_onnxruntime_gpu_without_tensorrt_is_no_error(tree):
+    """onnxruntime-gpu always ships its TensorRT provider; without TensorRT it falls back to CUDA:
+    a warning of the onnxruntime area, not three libraries.missing errors."""
+    h100_tree(tree)
+    site = "/opt/torch/.venv/lib/python3.12/site-packages"
+    tree.dist(site, "onnxruntime-gpu", "1.20.2")
+    tree.lib(f"{site}/onnxruntime/capi/libonnxruntime_providers_tensorrt.so", "libonnxruntime_providers_tensorrt.so", needs=("libnvinfer.so.10", "libnvinfer_plugin.so.10", "libnvonnxparser.so.10"))
+    rep = check_json(tree.root, *env_args(H100_ENV))
+    assert rep["summary"]["errors"] == 0, ids(rep)
+    assert "onnxruntime.tensorrt-ep-unloadable" in ids(rep) and rep["areas"]["onnxruntime"]["status"] == "warning"

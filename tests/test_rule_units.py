@@ -388,6 +388,21 @@ def add_cudnn(snap: dict, soname: str, *copies: tuple[str, str]) -> None:
     libs(snap)[soname] = lib(soname.split(".so")[0][3:], "cudnn", cs[0]["path"], cs[0]["version"], cs)
 
 
+def cuda_ep_consumer(resolved: bool) -> Callable[[dict], None]:
+    """onnxruntime-gpu's CUDA provider (its NEEDED as in the 1.20.2 wheel, for CUDA 12) beside the venv's CUDA 13 stack."""
+
+    def edit(snap: dict) -> None:
+        req = f"{SITE}/onnxruntime/capi/libonnxruntime_providers_cuda.so"
+        needs = {s: f"{SITE}/nvidia/cu12/lib/{s}" for s in ("libcudart.so.12", "libcublas.so.12", "libcurand.so.10", "libcufft.so.11", "libnvrtc.so.12", "libcudnn.so.9")}
+        c = consumer("onnxruntime CUDA EP", SITE, req, needs)
+        c["role"] = "onnxruntime-cuda-ep"
+        if not resolved:
+            unresolve(c, "libcublas.so.12")
+        snap["libraries"]["consumers"].append(c)
+
+    return edit
+
+
 def ep_consumer(resolved: bool) -> Callable[[dict], None]:
     def edit(snap: dict) -> None:
         req = f"{SITE}/onnxruntime/capi/libonnxruntime_providers_tensorrt.so"
@@ -760,6 +775,7 @@ CASES: dict[str, tuple[Callable[[], dict], Callable[[], dict]]] = {
     "pycuda.import-failed": case(healthy, fires=[pycuda_install(error="LogicError: cuInit failed: no CUDA-capable device is detected")], near=[pycuda_install()]),
     "pycuda.built-for-newer-cuda": case(healthy, fires=[pycuda_install(built="13.1.0")], near=[pycuda_install(built="13.0.0")]),
     "onnxruntime.tensorrt-ep-unloadable": case(healthy, fires=[ep_consumer(resolved=False)], near=[ep_consumer(resolved=True)]),
+    "onnxruntime.cuda-ep-unloadable": case(healthy, fires=[cuda_ep_consumer(resolved=False)], near=[cuda_ep_consumer(resolved=True)]),
     # precision
     "precision.fp16-slow": case(healthy, fires=[gpu("Tesla P4", "6.1")], near=[gpu("Tesla T4", "7.5")]),
     "precision.no-int8": case(healthy, fires=[gpu("Tesla P100-PCIE-16GB", "6.0")], near=[gpu("Tesla P4", "6.1")]),
@@ -997,7 +1013,7 @@ def test_causes_link_only_within_one_site_packages_dir():
     snap = with_tf(healthy())
     libs(snap)[TF_TRT_SONAME] = lib("nvinfer", "tensorrt", None, None, [])
     unresolve(tf_consumer(snap), TF_TRT_SONAME)  # TF_SITE: libraries.wrong-major (only TensorRT 10 on disk)
-    snap["libraries"]["consumers"].append(consumer("onnxruntime TensorRT EP", SITE, f"{SITE}/onnxruntime/capi/libonnxruntime_providers_tensorrt.so", {"libcublas.so.13": None}))  # SITE: libraries.missing
+    snap["libraries"]["consumers"].append(consumer("pycuda", SITE, f"{SITE}/pycuda/_driver.so", {"libcublas.so.13": None}))  # SITE: libraries.missing (any required consumer)
     run = run_rules(snap)
     by_id = {(f.id, f.subject): f for f in run.findings}
     assert ("libraries.missing", SITE) in by_id and ("libraries.wrong-major", TF_SITE) in by_id
@@ -1018,7 +1034,7 @@ def test_placeholder_in_one_venv_is_no_cause_in_another():
     rtx_install(snap)  # a second environment ...
     other = snap["tensorrt"]["installs"][1]
     other.update(parts={"nvidia-tensorrt": "99.0.0"}, site_packages=TF_SITE)  # ... holding the placeholder
-    snap["libraries"]["consumers"].append(consumer("onnxruntime TensorRT EP", SITE, f"{SITE}/onnxruntime/capi/libonnxruntime_providers_tensorrt.so", {"libcublas.so.13": None}))
+    snap["libraries"]["consumers"].append(consumer("pycuda", SITE, f"{SITE}/pycuda/_driver.so", {"libcublas.so.13": None}))  # SITE: libraries.missing
     run = run_rules(snap)
     placeholder = next(f for f in run.findings if f.id == "tensorrt.placeholder")
     missing = next(f for f in run.findings if f.id == "libraries.missing")
@@ -1076,3 +1092,13 @@ def test_cudnn_minor_from_the_knowledge_base_when_build_info_has_only_the_major(
     assert bool(run.findings) == fires and run.could_not_check == []
     if fires:
         assert "the knowledge base gives 8.9" in " ".join(run.findings[0].evidence)
+
+
+def test_an_optional_onnxruntime_provider_is_no_library_error():
+    """onnxruntime-gpu ships its TensorRT provider on machines without TensorRT: it falls back,
+    so the missing libnvinfer is the onnxruntime warning, never libraries.missing (an error)."""
+    snap = healthy()
+    ep_consumer(resolved=False)(snap)
+    run = run_rules(snap)
+    assert "onnxruntime.tensorrt-ep-unloadable" in ids_of(run)
+    assert not [f for f in run.findings if f.severity == "error"], [f.id for f in run.findings]

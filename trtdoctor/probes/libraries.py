@@ -27,6 +27,11 @@ def soname_parts(name: str) -> tuple[str, str] | None:
 _ROLE_BY_LABEL = {"tensorrt bindings": "tensorrt-bindings", "onnxruntime TensorRT EP": "onnxruntime-tensorrt-ep", "pycuda": "pycuda"}
 
 
+# Consumers a program can do without: onnxruntime falls back to another provider when one
+# cannot load. Their missing libraries are a warning of the onnxruntime rule, not an error.
+OPTIONAL_ROLES = ("onnxruntime-tensorrt-ep", "onnxruntime-cuda-ep")
+
+
 def role_of(consumer: dict) -> str | None:
     """What a consumer is (tensorflow, tensorrt-bindings, …), by its role, never its display label."""
     name = consumer.get("name") or ""
@@ -289,6 +294,8 @@ def _consumers(target: Target, snap: dict) -> list[dict]:
         for pat, name, role, prefix in (
             ("tensorrt*/tensorrt*.so", "tensorrt bindings", "tensorrt-bindings", ("libnvinfer", "libnvonnx")),
             ("onnxruntime/capi/libonnxruntime_providers_tensorrt.so", "onnxruntime TensorRT EP", "onnxruntime-tensorrt-ep", ("libnvinfer", "libnvonnx", "libcudart", "libcudnn", "libcublas")),
+            # onnxruntime-gpu 1.20.2's CUDA provider NEEDs cudart, cuBLAS(Lt), cuDNN 9, cuRAND, cuFFT and NVRTC (read from the wheel)
+            ("onnxruntime/capi/libonnxruntime_providers_cuda.so", "onnxruntime CUDA EP", "onnxruntime-cuda-ep", ("libcudart", "libcudnn", "libcublas", "libcurand", "libcufft", "libnvrtc")),
             ("pycuda/_driver*.so", "pycuda", "pycuda", ("libcuda",)),
         ):
             for so in sorted(glob.glob(str(target.path(site)) + "/" + pat)):

@@ -549,23 +549,40 @@ def pycuda(snap: dict) -> list[Finding]:
     return out
 
 
-@rule(reads=("libraries",), uses=("onnxruntime",), emits=[Check("onnxruntime.tensorrt-ep-unloadable", "warning", "onnxruntime's TensorRT provider cannot load its libraries")])
+ORT_PROVIDERS = {  # role -> (finding id, provider, what fixes it)
+    "onnxruntime-tensorrt-ep": ("onnxruntime.tensorrt-ep-unloadable", "TensorRT", "Install the TensorRT major it links against."),
+    "onnxruntime-cuda-ep": ("onnxruntime.cuda-ep-unloadable", "CUDA", "Install the CUDA and cuDNN majors it links against (onnxruntime-gpu's own requirements)."),
+}
+
+
+@rule(
+    reads=("libraries",),
+    uses=("onnxruntime",),
+    emits=[
+        Check("onnxruntime.tensorrt-ep-unloadable", "warning", "onnxruntime's TensorRT provider cannot load its libraries"),
+        Check("onnxruntime.cuda-ep-unloadable", "warning", "onnxruntime's CUDA provider cannot load its libraries"),
+    ],
+)
 def ort(snap: dict) -> list[Finding]:
+    """onnxruntime's providers are optional: one that cannot load makes it fall back, silently."""
     out = []
     for c in (snap.get("libraries") or {}).get("consumers", []):
-        if role_of(c) != "onnxruntime-tensorrt-ep":
+        if role_of(c) not in ORT_PROVIDERS:
             continue
+        fid, provider, how = ORT_PROVIDERS[role_of(c)]
         miss = [s for s, r in c["resolutions"].items() if not r.get("resolved")]
         if miss:
+            cmds = [_pip_command("12", None)] if provider == "TensorRT" else ["pip install 'onnxruntime-gpu[cuda,cudnn]'"]
             out.append(
                 Finding(
-                    "onnxruntime.tensorrt-ep-unloadable",
+                    fid,
                     "warning",
                     "onnxruntime",
-                    f"onnxruntime's TensorRT provider cannot load: {', '.join(miss)} missing",
-                    "onnxruntime silently falls back to the CUDA or CPU provider.",
+                    f"onnxruntime's {provider} provider cannot load: {', '.join(miss)} missing",
+                    "onnxruntime silently falls back to the next provider (CUDA, then CPU): sessions that ask for it run elsewhere.",
                     [f"{c['requester']} needs {s}" for s in miss],
-                    Fix("Install the TensorRT major it links against.", [_pip_command("12", None)]),
+                    Fix(how, cmds),
+                    subject=c.get("site_packages"),
                 )
             )
     return out

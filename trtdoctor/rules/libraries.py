@@ -7,7 +7,7 @@ import os
 from .. import knowledge
 from ..elf import version_key
 from ..findings import Finding, Fix
-from ..probes.libraries import catalog_entry, soname_parts
+from ..probes.libraries import OPTIONAL_ROLES, catalog_entry, role_of, soname_parts
 from . import TRT_INSTALL_CAUSES, Check, rule
 from .system import no_c_library
 
@@ -70,6 +70,8 @@ def _activation_fix(d: str, snap: dict) -> Fix:
 def consumer_needs(snap: dict) -> list[Finding]:
     out = []
     for c in (snap.get("libraries") or {}).get("consumers", []):
+        if role_of(c) in OPTIONAL_ROLES:
+            continue  # onnxruntime's providers: the onnxruntime rule says what falls back
         start = len(out)
         for soname, r in (c.get("resolutions") or {}).items():
             if r.get("resolved") and not r.get("error"):
