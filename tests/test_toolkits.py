@@ -7,13 +7,17 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
 from conftest import SHARED, check_json, h100_tree, ids
 
 from trtdoctor.probes import system
 from trtdoctor.target import Target
 
 # the real `nvcc --version` of the H100 host (shared/fixtures/h100/survey.txt)
-NVCC_13_0 = (SHARED / "fixtures/h100/survey.txt").read_text().split("## nvcc\n", 1)[1].split("## ", 1)[0]
+SURVEY = SHARED / "fixtures/h100/survey.txt"
+if not SURVEY.exists():
+    pytest.skip(f"{SURVEY} is missing (CI lays shared/ beside the checkout)", allow_module_level=True)
+NVCC_13_0 = SURVEY.read_text().split("## nvcc\n", 1)[1].split("## ", 1)[0]
 CUDA_FINDINGS = ("env.cuda-home-missing", "env.cuda-toolkit-mismatch", "driver.minor-compat", "driver.too-old-for-cuda")
 
 
