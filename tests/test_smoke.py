@@ -11,7 +11,7 @@ import pytest
 from conftest import REPO, check_json, needs_cc, run_cli
 
 from trtdoctor.findings import Finding
-from trtdoctor.smoke.engine_compat import engine_findings
+from trtdoctor.smoke.engine_compat import judge
 from trtdoctor.smoke.model import reference_model, sample_inputs, to_float16
 from trtdoctor.smoke.stats import summarize, warnings_for
 from trtdoctor.smoke.validate import compare
@@ -157,10 +157,10 @@ def test_engine_compatibility_from_sidecar(tmp_path):
     plan.write_bytes(b"x")
     (tmp_path / "e.plan.json").write_text(json.dumps({"backend": "tensorrt", "tensorrt": "10.13.3.9", "compute_capability": "8.6", "gpu": "NVIDIA A10"}))
     snap = {"precision": {"tensorrt": "10.16.1.11"}, "gpus": {"devices": [{"compute_capability": "9.0"}]}}
-    got = {f.id for f in engine_findings(plan, snap)}
+    got = {f.id for f in judge(plan, snap)[1]}
     assert got == {"engine.tensorrt-version", "engine.gpu"}
     ok = {"precision": {"tensorrt": "10.13.3.9"}, "gpus": {"devices": [{"compute_capability": "8.6"}]}}
-    assert [f.id for f in engine_findings(plan, ok)] == ["engine.compatible"]
+    assert [f.id for f in judge(plan, ok)[1]] == ["engine.compatible"]
     (tmp_path / "bare.plan").write_bytes(b"x")
-    assert isinstance(engine_findings(tmp_path / "bare.plan", ok)[0], Finding)
-    assert engine_findings(tmp_path / "bare.plan", ok)[0].id == "engine.no-sidecar"
+    assert isinstance(judge(tmp_path / "bare.plan", ok)[1][0], Finding)
+    assert judge(tmp_path / "bare.plan", ok)[1][0].id == "engine.no-sidecar"

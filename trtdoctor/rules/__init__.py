@@ -50,10 +50,6 @@ class Rule:
     emits: tuple[Check, ...]
     fn: Callable[[Mapping], list[Finding]]
 
-    @property
-    def areas(self) -> set[str]:
-        return {c.area for c in self.emits}
-
 
 RULES: list[Rule] = []
 

@@ -359,10 +359,6 @@ def judge(engine: Path, snapshot: dict, *, live: bool = False, python: str | Non
     return verdict, j.findings
 
 
-def engine_findings(engine: Path, snapshot: dict, **kw) -> list[Finding]:
-    return judge(engine, snapshot, **kw)[1]
-
-
 WORDS = {"loadable": "loadable here", "not-loadable": "NOT loadable here", "unknown": "unknown: cannot tell whether this machine can load it"}
 MARKS = {"loadable": "✓", "not-loadable": "✗", "unknown": "!"}
 
