@@ -224,11 +224,38 @@ def h100_tree(t: Tree) -> Tree:
     t.dist(site, "nvidia-cuda-runtime", "13.0.96", ("nvidia/cu13/lib/libcudart.so.13",))
     # cu13 wheels share nvidia/cu13/lib: only RECORD says libcufft belongs to nvidia-cufft
     t.dist(site, "nvidia-cufft", "12.0.0.61", ("nvidia/cu13/lib/libcufft.so.12",))
-    t.dist(site, "torch", "2.11.0")
+    torch_wheel(t, site)
     t.p("/usr/local/nvidia/lib64").mkdir(parents=True, exist_ok=True)
     t.p("/usr/local/nvidia/lib").mkdir(parents=True, exist_ok=True)
     t.ldconfig()
     return t
+
+
+# torch 2.11.0+cu130 as the H100 host has it (read there with readelf -d): every torch/lib
+# object carries this DT_RPATH, and libtorch_cuda.so NEEDs these, in this order.
+TORCH_RPATH = "$ORIGIN/../../nvidia/cudnn/lib:$ORIGIN/../../nvidia/nvshmem/lib:$ORIGIN/../../nvidia/nccl/lib:$ORIGIN/../../nvidia/cusparselt/lib:$ORIGIN/../../nvidia/cu13/lib:$ORIGIN"
+TORCH_CUDA_NEEDED = (
+    "torch/lib/libtorch_nvshmem.so", "torch/lib/libc10_cuda.so", "nvidia/cu13/lib/libcudart.so.13", "nvidia/cu13/lib/libcusparse.so.12",
+    "nvidia/cu13/lib/libcufft.so.12", "nvidia/cu13/lib/libcufile.so.0", "nvidia/cusparselt/lib/libcusparseLt.so.0", "nvidia/nccl/lib/libnccl.so.2",
+    "nvidia/cu13/lib/libcurand.so.10", "nvidia/cu13/lib/libcublas.so.13", "nvidia/cu13/lib/libcublasLt.so.13", "nvidia/cudnn/lib/libcudnn.so.9",
+    "torch/lib/libc10.so", "torch/lib/libtorch_cpu.so",
+)  # fmt: skip
+
+
+def torch_wheel(t: Tree, site: str, missing: tuple[str, ...] = ()) -> None:
+    """torch 2.11.0+cu130 and the nvidia wheels it pulls, as far as the loader sees them:
+    libtorch_cuda.so with its real NEEDED and RPATH, each NEEDED file where the wheels put it
+    (``missing``: left out). torch/lib's own objects are small stand-ins with the real SONAME
+    and RPATH (their NEEDED are not judged)."""
+    for rel in TORCH_CUDA_NEEDED:
+        if rel not in missing and not t.p(f"{site}/{rel}").exists():
+            t.lib(f"{site}/{rel}", os.path.basename(rel), rpath=TORCH_RPATH if rel.startswith("torch/") else None)
+    needed = [t.p(f"{site}/{rel}") if rel not in missing else t.stub(os.path.basename(rel)) for rel in TORCH_CUDA_NEEDED]
+    compile_so(t.p(f"{site}/torch/lib/libtorch_cuda.so"), "libtorch_cuda.so", needed=needed, rpath=TORCH_RPATH, cxx=True)
+    t.dist(site, "torch", "2.11.0", ("torch/lib/libtorch_cuda.so",))
+    t.dist(site, "nvidia-cublas", "13.1.0.3", ("nvidia/cu13/lib/libcublas.so.13", "nvidia/cu13/lib/libcublasLt.so.13"))
+    t.dist(site, "nvidia-curand", "10.4.0.35", ("nvidia/cu13/lib/libcurand.so.10",))
+    t.dist(site, "nvidia-cusparse", "12.6.3.3", ("nvidia/cu13/lib/libcusparse.so.12",))
 
 
 H100_ENV = ["VIRTUAL_ENV=/opt/torch/.venv", "LD_LIBRARY_PATH=/usr/local/nvidia/lib64:/usr/local/nvidia/lib", "CUDA_HOME=/usr/local/cuda", "PATH=/opt/torch/.venv/bin:/usr/bin"]

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import Tree, check_json, compile_so, h100_tree, ids, needs_cc, run_cli
+from conftest import Tree, check_json, compile_so, h100_tree, ids, needs_cc, run_cli, torch_wheel
 
 from trtdoctor.loader import LoaderModel
 from trtdoctor.probes.libraries import _libstdcxx_check
@@ -251,3 +251,67 @@ def test_verbose_shows_resolution_chains(tree, flag):
     h100_tree(tree)
     res = run_cli("check", flag, "--root", str(tree.root), "--env", "VIRTUAL_ENV=/opt/torch/.venv")
     assert "libcudnn.so.9 → /lib/x86_64-linux-gnu/libcudnn.so.9 (9.14.0) via ld.so.cache; also /opt/torch/.venv/lib/python3.12/site-packages/nvidia/cudnn/lib/libcudnn.so.9 (9.19.0.56)" in res.stdout
+
+
+# torch: libtorch_cuda.so's DT_RPATH names the nvidia wheel directories (torch 2.11.0+cu130)
+
+SITE = "/opt/torch/.venv/lib/python3.12/site-packages"
+TORCH_ENV = ("--env", "VIRTUAL_ENV=/opt/torch/.venv", "--env", "LD_LIBRARY_PATH=/usr/local/nvidia/lib64:/usr/local/nvidia/lib")
+
+
+def torch_consumer(rep):
+    return next(c for c in rep["snapshot"]["libraries"]["consumers"] if c.get("role") == "torch")
+
+
+def test_torch_gets_its_wheel_cudnn_as_the_real_loader_does(tree):
+    """The model's answer for each CUDA soname torch NEEDs is the file glibc really maps when
+    it loads libtorch_cuda.so from the tree (RPATH beats LD_LIBRARY_PATH and the cache)."""
+    h100_tree(tree)
+    rep = check_json(tree.root, *TORCH_ENV)
+    torch = torch_consumer(rep)
+    assert set(torch["needs"]) == {"libcudart.so.13", "libcusparse.so.12", "libcufft.so.12", "libcurand.so.10", "libcublas.so.13", "libcublasLt.so.13", "libcudnn.so.9"}
+    requester = str(tree.p(torch["requester"]))
+    for soname, r in torch["resolutions"].items():
+        assert r["via"] == "RPATH of libtorch_cuda.so" and r["resolved"].startswith(f"{SITE}/nvidia/")
+        real = real_loader(soname, {"LD_LIBRARY_PATH": str(tree.p("/usr/lib/x86_64-linux-gnu"))}, requester)["loaded"]
+        assert os.path.realpath(real) == os.path.realpath(tree.p(r["resolved"]))
+    assert [f["severity"] for f in rep["findings"] if f["area"] == "libraries"] == ["warning"]
+
+
+def test_the_two_cudnn_warning_says_torch_gets_the_wheel_copy_as_on_the_h100(tree):
+    """shared/fixtures/h100/truth.txt: torch maps the wheel's libcudnn.so.9, a plain dlopen the system's."""
+    from conftest import SHARED
+
+    truth = (SHARED / "fixtures/h100/truth.txt").read_text() if (SHARED / "fixtures/h100/truth.txt").exists() else ""
+    h100_tree(tree)
+    (f,) = [f for f in check_json(tree.root, *TORCH_ENV)["findings"] if f["id"] == "libraries.mixed-versions"]
+    assert "torch 2.11.0 gets 9.19.0.56 (RPATH of libtorch_cuda.so)" in f["detail"]
+    torch_copy = next(e for e in f["evidence"] if "[wins for torch 2.11.0]" in e).split(" → ")[0]
+    plain_copy = next(e for e in f["evidence"] if "[wins for a plain dlopen]" in e).split(" → ")[0]
+    assert torch_copy == f"{SITE}/nvidia/cudnn/lib/libcudnn.so.9" and plain_copy.endswith("/x86_64-linux-gnu/libcudnn.so.9")
+    if truth:
+        mapped = truth.split("## which libcudnn torch maps after cudnn init")[1].split("##")[0]
+        assert torch_copy in mapped
+
+
+def test_torch_without_its_cudnn_wheel_is_an_error_naming_torch(tree):
+    """No nvidia-cudnn wheel and no system cuDNN: `import torch` fails on libcudnn.so.9."""
+    tree.base().driver().cuda()
+    torch_wheel(tree, SITE, missing=("nvidia/cudnn/lib/libcudnn.so.9",))
+    tree.write("/opt/torch/.venv/pyvenv.cfg", "home = /usr/bin\ninclude-system-site-packages = false\n")
+    tree.ldconfig()
+    rep = check_json(tree.root, *TORCH_ENV)
+    (f,) = [f for f in rep["findings"] if f["id"] == "libraries.missing"]
+    assert f["title"] == "torch 2.11.0 needs libcudnn.so.9, which is not installed" and f["severity"] == "error"
+
+
+def test_torch_without_its_cudnn_wheel_but_a_system_cudnn_is_fine(tree):
+    """Near miss: the loader falls back from RPATH to ld.so.cache, where a cuDNN 9 is."""
+    tree.base().driver().cuda()
+    tree.lib("/usr/lib/x86_64-linux-gnu/libcudnn.so.9.14.0", "libcudnn.so.9", links=("libcudnn.so.9",))
+    torch_wheel(tree, SITE, missing=("nvidia/cudnn/lib/libcudnn.so.9",))
+    tree.write("/opt/torch/.venv/pyvenv.cfg", "home = /usr/bin\ninclude-system-site-packages = false\n")
+    tree.ldconfig()
+    rep = check_json(tree.root, *TORCH_ENV)
+    assert torch_consumer(rep)["resolutions"]["libcudnn.so.9"]["via"] == "ld.so.cache"
+    assert [f for f in rep["findings"] if f["area"] == "libraries"] == []

@@ -621,10 +621,12 @@ class _ConsumerResolutionBase(TypedDict):
 class ConsumerResolution(_ConsumerResolutionBase, total=False):
     """How the consumer gets one soname. ``preloaded_by``: the ``__init__.py`` that loaded the
     file by full path before the consumer (``via`` then reads ``preloaded by
-    tensorrt_libs/__init__.py``); ``version``: the resolved file's version."""
+    tensorrt_libs/__init__.py``); ``version``: the resolved file's version; ``resolved_real``:
+    that file with its links followed, to tell which copy of a library this consumer gets."""
 
     preloaded_by: str
     version: Optional[str]
+    resolved_real: str
 
 
 class _ConsumerBase(TypedDict):
@@ -638,8 +640,8 @@ class _ConsumerBase(TypedDict):
 class Consumer(_ConsumerBase, total=False):
     """An installed program that asks the loader for GPU libraries, resolved as that program
     would (its own RPATH/RUNPATH count). ``name`` is a display label; ``role`` is the stable
-    machine value: ``tensorflow``, ``tensorrt-bindings``, ``onnxruntime-tensorrt-ep`` or
-    ``pycuda`` (absent in reports written before it existed). ``kind``: ``dlopen`` (sonames
+    machine value: ``tensorflow``, ``torch``, ``tensorrt-bindings``,
+    ``onnxruntime-tensorrt-ep``, ``onnxruntime-cuda-ep`` or ``pycuda`` (absent in reports written before it existed). ``kind``: ``dlopen`` (sonames
     TF opens at run time) or ``NEEDED`` (its ELF's dependencies); ``error`` when its ELF
     could not be read."""
 

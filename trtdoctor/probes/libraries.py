@@ -9,7 +9,7 @@ import os
 import re
 
 from .. import knowledge
-from ..elf import ElfError, highest, version_key
+from ..elf import ElfError, highest, read_elf, version_key
 from ..loader import LoaderModel, default_dirs, parse_ld_so_conf
 from ..subproc import run_python_json
 from ..target import Target
@@ -290,6 +290,8 @@ def _consumers(target: Target, snap: dict) -> list[dict]:
                 needs.append(f"libcudnn.so.{str(build['cudnn_version']).split('.')[0]}")
             req = f"{site}/tensorflow/libtensorflow_framework.so.2"
             out.append({"name": f"tensorflow {pkgs.get('tensorflow')}", "role": "tensorflow", "site_packages": site, "requester": req if target.path(req).exists() else None, "needs": needs, "kind": "dlopen"})
+        if "torch" in pkgs:
+            out += _torch_consumer(target, site, pkgs["torch"])
         # name: the display label; role: a stable machine value
         for pat, name, role, prefix in (
             ("tensorrt*/tensorrt*.so", "tensorrt bindings", "tensorrt-bindings", ("libnvinfer", "libnvonnx")),
@@ -300,8 +302,6 @@ def _consumers(target: Target, snap: dict) -> list[dict]:
         ):
             for so in sorted(glob.glob(str(target.path(site)) + "/" + pat)):
                 try:
-                    from ..elf import read_elf
-
                     needed = read_elf(so).needed
                 except ElfError as exc:
                     out.append({"name": name, "role": role, "site_packages": site, "requester": target.unroot(so), "needs": [], "error": str(exc)})
@@ -310,6 +310,28 @@ def _consumers(target: Target, snap: dict) -> list[dict]:
                 label = f"{row['module']} bindings" if row else name  # tensorrt_lean bindings, …
                 out.append({"name": label, "role": role, "site_packages": site, "requester": target.unroot(so), "needs": [n for n in needed if n.startswith(prefix)], "kind": "NEEDED"})
     return out
+
+
+def _torch_consumer(target: Target, site: str, version: str) -> list[dict]:
+    """torch's CUDA library, ``torch/lib/libtorch_cuda.so``, as a consumer of the catalog's
+    CUDA and cuDNN sonames it NEEDs (none: a CPU build).
+
+    Its DT_RPATH names the ``nvidia/*/lib`` wheel directories (read from torch 2.11.0+cu130:
+    ``$ORIGIN/../../nvidia/cudnn/lib:…:$ORIGIN/../../nvidia/cu13/lib:$ORIGIN``), which the
+    loader searches before LD_LIBRARY_PATH; ``import torch`` also preloads
+    ``libtorch_global_deps.so`` with the same RPATH, so resolving from this file is what the
+    process gets (shared/fixtures/h100/truth.txt: torch maps the wheel's cuDNN while a plain
+    dlopen maps the system's)."""
+    so = f"{site}/torch/lib/libtorch_cuda.so"
+    if not target.path(so).is_file():
+        return []
+    label = f"torch {version}"
+    try:
+        needed = read_elf(str(target.path(so))).needed
+    except ElfError as exc:
+        return [{"name": label, "role": "torch", "site_packages": site, "requester": so, "needs": [], "error": str(exc)}]
+    known = {s for row in catalog() if row["group"] in ("cuda", "cudnn") for s in row["sonames"]}
+    return [{"name": label, "role": "torch", "site_packages": site, "requester": so, "needs": [n for n in needed if n in known], "kind": "NEEDED"}]
 
 
 LIVE_CODE = r"""
@@ -390,6 +412,7 @@ def probe_libraries(target: Target, snap: dict) -> dict:
                 res = {"resolved": r.path if r.found else None, "via": r.via, "error": r.error}
             if res["resolved"] and not res["error"]:
                 res["version"] = file_version(target, res["resolved"], places)
+                res["resolved_real"] = target.unroot(os.path.realpath(target.path(res["resolved"])))
             c["resolutions"][soname] = res
     out = {
         "machine": machine,

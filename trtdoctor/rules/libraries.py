@@ -141,6 +141,31 @@ def consumer_needs(snap: dict) -> list[Finding]:
 GROUP_NAMES = {"cudnn": "cuDNN", "tensorrt": "TensorRT", "cuda": "CUDA", "driver": "driver"}
 
 
+def _consumers_of(snap: dict, soname: str) -> list[tuple[dict, dict]]:
+    """(consumer, its resolution) for every consumer that asks for ``soname`` and gets a file."""
+    out = []
+    for c in (snap.get("libraries") or {}).get("consumers", []):
+        r = (c.get("resolutions") or {}).get(soname) or {}
+        if r.get("resolved") and not r.get("error"):
+            out.append((c, r))
+    return out
+
+
+def _who_gets(snap: dict, soname: str, lib: dict, copy: dict) -> str:
+    """Who loads this copy: a plain dlopen, named consumers (torch, TensorRT's bindings), or nobody judged."""
+    who = ["a plain dlopen"] if lib.get("resolved") and copy["real"] == lib.get("resolved_real") else []
+    who += [c["name"] for c, r in _consumers_of(snap, soname) if r.get("resolved_real", r["resolved"]) in (copy["real"], copy["path"])]
+    return "wins for " + ", ".join(who) if who else "other copy"
+
+
+def _consumer_copies(snap: dict, soname: str) -> str:
+    """What each consumer of ``soname`` gets, in a sentence, or the general rule when none is judged."""
+    got = [f"{c['name']} gets {r.get('version') or '?'} ({r.get('via')})" for c, r in _consumers_of(snap, soname)]
+    if got:
+        return "; ".join(got) + ". "
+    return "frameworks that preload their own wheel libraries (torch, TensorRT's tensorrt_libs) get theirs. "
+
+
 @rule(reads=("libraries",), emits=[Check("libraries.mixed-versions", "error|warning", "Two different versions of one library can win depending on who loads it")])
 def mixed(snap: dict) -> list[Finding]:
     """One finding per set of sonames split the same way (cuDNN's sub-libraries together)."""
@@ -160,11 +185,10 @@ def mixed(snap: dict) -> list[Finding]:
         names = [m[0] for m in members]
         vs = sorted(versions, key=version_key)
         ev = []
-        for _, m_lib, m_versions in members:
+        for m_soname, m_lib, m_versions in members:
             for v in vs:
                 for c in m_versions.get(v, []):
-                    tag = "wins for a plain dlopen" if m_lib.get("resolved") and c["real"] == m_lib.get("resolved_real") else "other copy"
-                    ev.append(f"{c['path']} → {v} via {c['via']} [{tag}]")
+                    ev.append(f"{c['path']} → {v} via {c['via']} [{_who_gets(snap, m_soname, m_lib, c)}]")
         sev = "error" if group == "driver" else "warning"
         label = GROUP_NAMES.get(group, soname) if len(names) > 1 else soname
         out.append(
@@ -174,7 +198,8 @@ def mixed(snap: dict) -> list[Finding]:
                 "libraries",
                 f"{label}: {len(vs)} versions installed ({', '.join(vs)})" + (f" for {', '.join(names)}" if len(names) > 1 else ""),
                 f"Which copy a process gets depends on who loads it: a plain dlopen of {soname} gets {lib.get('version') or '?'} via {lib.get('via')}; "
-                "frameworks that preload their own wheel libraries (torch, TensorRT's tensorrt_libs) get theirs. Mixed copies in one process cause symbol and version errors.",
+                + _consumer_copies(snap, soname)
+                + "Mixed copies in one process cause symbol and version errors: the first one loaded wins for everything loaded after it.",
                 ev,
                 Fix(f"Keep one version (e.g. {vs[-1]}) or make sure each environment only sees its own.", ["trtdoctor check --explain " + soname]),
             )
