@@ -218,6 +218,45 @@ def test_full_and_lean_together_need_no_info(tree):
     assert not problems(rep) and "tensorrt.runtime-only" not in ids(rep)
 
 
+SITE310 = "/opt/venv/lib/python3.10/site-packages"
+
+
+def pip_trt8(t: Tree, *, libs: bool = True) -> Tree:
+    """TensorRT 8.6.1 from pip (tensorrt, tensorrt-bindings, tensorrt-libs 8.6.1; NVIDIA's index).
+    Its bindings wheel is the non-standalone build of NVIDIA/TensorRT
+    python/packaging/bindings_wheel/setup.py: ``packages=["tensorrt"]``, so ``tensorrt/`` holds
+    the extension and an __init__.py that imports ``tensorrt_libs``. The wheels cannot be
+    fetched here; 8.6.1 has wheels up to Python 3.11, so a 3.10 venv; the extension's RPATH is taken as plain ``$ORIGIN`` (the case where only the
+    preload finds libnvinfer)."""
+    t.write(f"{SITE310}/tensorrt/__init__.py", BINDINGS_INIT.format(libs="tensorrt_libs", module="tensorrt", version="8.6.1"))
+    t.lib(f"{SITE310}/tensorrt/tensorrt.so", "tensorrt.so", needs=("libnvinfer.so.8", "libnvonnxparser.so.8", "libnvinfer_plugin.so.8"), rpath="$ORIGIN")
+    t.dist(SITE310, "tensorrt-bindings", "8.6.1", ("tensorrt/__init__.py", "tensorrt/tensorrt.so"))
+    t.dist(SITE310, "tensorrt", "8.6.1")
+    if libs:
+        t.write(f"{SITE310}/tensorrt_libs/__init__.py", LIBS_INIT)
+        names = {"libnvinfer.so.8": (), "libnvinfer_builder_resource.so.8.6.1": (), "libnvinfer_plugin.so.8": ("libnvinfer.so.8",), "libnvonnxparser.so.8": ("libnvinfer.so.8",)}
+        for name, needs in names.items():
+            t.lib(f"{SITE310}/tensorrt_libs/{name}", name, needs=needs, rpath="$ORIGIN")
+        t.dist(SITE310, "tensorrt-libs", "8.6.1", ("tensorrt_libs/__init__.py",) + tuple(f"tensorrt_libs/{n}" for n in names))
+    return t
+
+
+def test_pip_tensorrt_8_6_is_silent(tree):
+    pip_trt8(h100_tree(tree))
+    tree.ldconfig()
+    rep = check_json(tree.root, *ENV)
+    assert not problems(rep)
+    r = next(c for c in rep["snapshot"]["libraries"]["consumers"] if c["role"] == "tensorrt-bindings")["resolutions"]["libnvinfer.so.8"]
+    assert r["via"] == "preloaded by tensorrt_libs/__init__.py" and r["version"] == "8.6.1"
+
+
+def test_pip_tensorrt_8_6_without_its_libs_fires(tree):
+    pip_trt8(h100_tree(tree), libs=False)
+    tree.ldconfig()
+    rep = check_json(tree.root, *ENV)
+    assert "tensorrt.bindings-without-libs" in ids(rep) and "libraries.missing" in ids(rep)
+
+
 # --- broken stacks: they fire ------------------------------------------------------------
 
 
