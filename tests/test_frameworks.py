@@ -68,6 +68,25 @@ def test_placeholder_package(tree):
     assert "pip uninstall -y nvidia-tensorrt" in f["fix"]["commands"]
 
 
+def test_placeholder_that_pulled_its_tensorrt_is_harmless(tree):
+    """Near miss: nvidia-tensorrt 99.0.0 requires `tensorrt` (its real METADATA); with it there, no
+    placeholder finding and its 99.0.0 is not a TensorRT version that disagrees with the parts."""
+    h100_tree(tree)
+    tree.dist(SITE, "nvidia-tensorrt", "99.0.0")
+    pip_trt(tree, SITE, "13", "10.16.1.11")
+    found = ids(check_json(tree.root, *ENV))
+    assert "tensorrt.placeholder" not in found and "tensorrt.parts-mismatch" not in found
+
+
+def test_old_nvidia_tensorrt_is_a_tensorrt_install(tree):
+    """nvidia-tensorrt 7.2.3.4 (NVIDIA's index) is TensorRT 7.2.3.4, not "not installed"."""
+    h100_tree(tree)
+    tree.dist(SITE, "nvidia-tensorrt", "7.2.3.4")
+    rep = check_json(tree.root, *ENV)
+    assert "tensorrt.not-installed" not in ids(rep)
+    assert rep["snapshot"]["tensorrt"]["installs"][0]["parts"] == {"nvidia-tensorrt": "7.2.3.4"}
+
+
 def test_python_outside_wheel_range(tree):
     h100_tree(tree)
     site = "/opt/venv/lib/python3.7/site-packages"
@@ -117,3 +136,41 @@ def test_tf_218_has_no_tftrt_and_python_range(tree):
     tree.dist(site, "tensorflow", "2.14.1")
     rep = check_json(tree.root, "--env", "VIRTUAL_ENV=/opt/old")
     assert "tensorflow.python-unsupported" in ids(rep)
+
+
+# --- TensorFlow before 2.10, and tensorflow-gpu ------------------------------------------
+
+TF_SITE = "/opt/venv/lib/python3.8/site-packages"
+
+
+def tf_gpu_23(t: Tree, cudart_file: str | None) -> Tree:
+    """tensorflow-gpu 2.3.0 (CUDA 10.1, cuDNN 7.6, TensorRT 6 per tensorflow.org's tables) in a
+    Python 3.8 venv; ``cudart_file``: where the CUDA 10.1 runtime is (its SONAME libcudart.so.10.1)."""
+    t.base().driver()
+    t.dist(TF_SITE, "tensorflow-gpu", "2.3.0")
+    t.write(f"{TF_SITE}/tensorflow/python/platform/build_info.py", "build_info = {'cuda_version': '10.1', 'cudnn_version': '7', 'is_cuda_build': True, 'is_tensorrt_build': True}\n")
+    if cudart_file:
+        t.lib(cudart_file, "libcudart.so.10.1", links=("libcudart.so.10.1",))
+    t.ldconfig()
+    return t
+
+
+def tf_consumer(rep: dict) -> dict:
+    return next(c for c in rep["snapshot"]["libraries"]["consumers"] if c["role"] == "tensorflow")
+
+
+def test_tensorflow_gpu_2_3_asks_for_the_cuda_10_1_soname(tree):
+    """TF built with CUDA 10.1 dlopens libcudart.so.10.1 (not libcudart.so.10): installed, no finding on it."""
+    tf_gpu_23(tree, "/usr/lib/x86_64-linux-gnu/libcudart.so.10.1.243")
+    rep = check_json(tree.root, *ENV)
+    assert rep["snapshot"]["tensorflow"]["installs"][0]["package"] == "tensorflow-gpu"
+    c = tf_consumer(rep)
+    assert c["name"] == "tensorflow 2.3.0" and c["needs"] == ["libnvinfer.so.6", "libnvinfer_plugin.so.6", "libcudart.so.10.1", "libcudnn.so.7"]
+    assert c["resolutions"]["libcudart.so.10.1"]["via"] == "ld.so.cache"
+    assert not [f for f in rep["findings"] if "libcudart" in f["title"]]
+
+
+def test_tensorflow_gpu_2_3_without_its_cuda_runtime_fires(tree):
+    tf_gpu_23(tree, None)
+    rep = check_json(tree.root, *ENV)
+    assert "tensorflow 2.3.0 needs libcudart.so.10.1, which is not installed" in [f["title"] for f in rep["findings"]]

@@ -209,8 +209,12 @@ _TF_LOG = re.compile(r"TF-TRT|TensorRT|Could not (load|find)|dlerror|cuda driver
 
 def probe_tensorflow(target: Target, snap: dict) -> dict:
     installs = []
-    for env, name, version in find_package(snap, "tensorflow", "tensorflow-cpu", "tf-nightly"):
+    seen = set()
+    for env, name, version in find_package(snap, *knowledge.load("tensorflow")["packages"]):
         site = env["site_packages"]
+        if site in seen:
+            continue  # two distributions of the one `tensorflow` module: the first listed names it
+        seen.add(site)
         text = target.read_text(f"{site}/tensorflow/python/platform/build_info.py")
         build = parse_build_info(text) if text else {}
         row = knowledge.tf_release(version) or {}

@@ -278,18 +278,9 @@ def _consumers(target: Target, snap: dict) -> list[dict]:
         site, pkgs = env.get("site_packages"), env.get("packages", {})
         if not site:
             continue
-        if "tensorflow" in pkgs or "tensorflow-cpu" in pkgs:
-            tf = snap.get("tensorflow", {}).get("installs", [])
-            build = next((t.get("build_info") or {} for t in tf if t.get("site_packages") == site), {})
-            row = knowledge.tf_release(pkgs.get("tensorflow") or pkgs.get("tensorflow-cpu")) or {}
-            needs = list(row.get("trt_sonames") or []) if build.get("is_tensorrt_build", row.get("trt") is not None) else []
-            if build.get("cuda_version"):
-                major = str(build["cuda_version"]).split(".")[0]
-                needs.append("libcudart.so.11.0" if major == "11" else f"libcudart.so.{major}")
-            if build.get("cudnn_version"):
-                needs.append(f"libcudnn.so.{str(build['cudnn_version']).split('.')[0]}")
-            req = f"{site}/tensorflow/libtensorflow_framework.so.2"
-            out.append({"name": f"tensorflow {pkgs.get('tensorflow')}", "role": "tensorflow", "site_packages": site, "requester": req if target.path(req).exists() else None, "needs": needs, "kind": "dlopen"})
+        tf_pkg = next((p for p in knowledge.load("tensorflow")["packages"] if p in pkgs), None)
+        if tf_pkg:
+            out.append(_tensorflow_consumer(target, snap, site, pkgs[tf_pkg]))
         if "torch" in pkgs:
             out += _torch_consumer(target, site, pkgs["torch"])
         # name: the display label; role: a stable machine value
@@ -310,6 +301,33 @@ def _consumers(target: Target, snap: dict) -> list[dict]:
                 label = f"{row['module']} bindings" if row else name  # tensorrt_lean bindings, …
                 out.append({"name": label, "role": role, "site_packages": site, "requester": target.unroot(so), "needs": [n for n in needed if n.startswith(prefix)], "kind": "NEEDED"})
     return out
+
+
+def cudart_soname(cuda_version: str) -> str | None:
+    """The soname a CUDA release's runtime carries, from the catalog: ``libcudart.so.10.1``
+    for 10.1, ``libcudart.so.11.0`` for every 11.x, ``libcudart.so.12`` for 12.x."""
+    parts = str(cuda_version).split(".")
+    names = next(r["sonames"] for r in catalog() if r["key"] == "cudart")
+    for cand in (f"libcudart.so.{'.'.join(parts[:2])}", f"libcudart.so.{parts[0]}.0", f"libcudart.so.{parts[0]}"):
+        if cand in names:
+            return cand
+    return None
+
+
+def _tensorflow_consumer(target: Target, snap: dict, site: str, version: str) -> dict:
+    """TensorFlow as a consumer: the sonames it dlopens at run time. TF-TRT's come from the
+    knowledge base (the wheel's build_info has no TensorRT version); the CUDA runtime and
+    cuDNN majors from build_info."""
+    tf = snap.get("tensorflow", {}).get("installs", [])
+    build = next((t.get("build_info") or {} for t in tf if t.get("site_packages") == site), {})
+    row = knowledge.tf_release(version) or {}
+    needs = list(row.get("trt_sonames") or []) if build.get("is_tensorrt_build", row.get("trt") is not None) else []
+    if build.get("cuda_version") and (cudart := cudart_soname(build["cuda_version"])):
+        needs.append(cudart)
+    if build.get("cudnn_version"):
+        needs.append(f"libcudnn.so.{str(build['cudnn_version']).split('.')[0]}")
+    req = f"{site}/tensorflow/libtensorflow_framework.so.2"
+    return {"name": f"tensorflow {version}", "role": "tensorflow", "site_packages": site, "requester": req if target.path(req).exists() else None, "needs": needs, "kind": "dlopen"}
 
 
 def _torch_consumer(target: Target, site: str, version: str) -> list[dict]:

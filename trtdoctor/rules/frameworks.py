@@ -19,7 +19,13 @@ def _trt_version(parts: dict) -> str | None:
         if n in parts:
             return parts[n]
     # lean, dispatch: their bindings, else their front end (tensorrt-lean-cu13)
-    return next((v for n, v in sorted(parts.items(), key=lambda nv: not nv[0].endswith("-bindings")) if not n.endswith("-libs") and n != "nvidia-tensorrt"), None)
+    return next((v for n, v in sorted(parts.items(), key=lambda nv: not nv[0].endswith("-bindings")) if not n.endswith("-libs") and n not in _placeholders(parts)), None)
+
+
+def _placeholders(parts: dict) -> dict[str, dict]:
+    """Installed packages that hold no TensorRT of their own (kb placeholders), by name."""
+    rows = {r["package"]: r for r in knowledge.load("tensorrt")["placeholders"]}
+    return {n: rows[n] for n, v in parts.items() if n in rows and v == rows[n]["version"]}
 
 
 def _cuda_of(parts: dict) -> str | None:
@@ -48,7 +54,7 @@ def _gpus(snap: dict) -> list[dict]:
     reads=("tensorrt",),
     uses=("libraries", "gpus", "driver", "trt_system"),
     emits=[
-        Check("tensorrt.placeholder", "error", "nvidia-tensorrt 99.0.0 is an empty placeholder package"),
+        Check("tensorrt.placeholder", "error", "A placeholder package (nvidia-tensorrt 99.0.0) without the TensorRT it pulls"),
         Check("tensorrt.parts-mismatch", "error", "TensorRT parts disagree in version"),
         Check("tensorrt.bindings-without-libs", "error", "TensorRT Python bindings are installed without the TensorRT libraries"),
         Check("tensorrt.libs-stub", "error", "A TensorRT -libs package holds no libnvinfer"),
@@ -136,23 +142,26 @@ def _trt_runtime(snap: dict, inst: dict, kind: str) -> list[Finding]:
     row = next(r for r in trt_runtimes() if r["kind"] == kind)
     parts = {n: v for n, v in inst["parts"].items() if part_kind(n) == kind}
     site = inst["site_packages"]
-    ver = _trt_version(parts)
     cuda = _cuda_of(parts)
-    versions = sorted(set(parts.values()))
-    if parts.get("nvidia-tensorrt", "").startswith("99"):
+    held = _placeholders(parts)
+    parts = {n: v for n, v in parts.items() if n not in held}
+    if held and not parts:
+        name, ph = next(iter(held.items()))
         out.append(
             Finding(
                 "tensorrt.placeholder",
                 "error",
                 "tensorrt",
-                "nvidia-tensorrt 99.0.0 is an empty placeholder package",
-                "It installs no TensorRT: the real nvidia-tensorrt (≤ 8.4) lives on NVIDIA's index; newer releases are the `tensorrt` packages.",
-                [f"{site}: nvidia-tensorrt {parts['nvidia-tensorrt']}"],
-                Fix("Remove it and install a real TensorRT.", ["pip uninstall -y nvidia-tensorrt", _pip_command(cuda, None)]),
+                f"{name} {ph['version']} holds no TensorRT, and the {ph['pulls']} it pulls is not installed",
+                f"{ph['why']}.",
+                [f"{site}: {name} {ph['version']}", f"source: {ph['source']}"],
+                Fix(f"Remove it and install a real TensorRT ({ph['pulls']} was left out, e.g. by --no-deps).", [f"pip uninstall -y {name}", _pip_command(cuda, None)]),
                 subject=site,
             )
         )
         return out
+    ver = _trt_version(parts)
+    versions = sorted(set(parts.values()))
     if len(versions) > 1:
         out.append(
             Finding(
