@@ -127,7 +127,8 @@ def test_gpu_mismatch_and_its_near_misses(tmp_path):
     assert ids(judge(engine(tmp_path, {**A10, "hardware_compatible": True}), snap(ccs=("9.0",)))[1]) == {"engine.compatible": "info"}
 
 
-@pytest.mark.parametrize("cc, refused", [("9.0", True), ("10.0", True), ("7.5", True), ("8.9", False), ("8.0", False), ("12.0", False), ("12.1", False)])
+# kb rtx row: support matrix 1.5 (7.5, 8.6, 8.9, 12.0, 12.1) and the AOT page (8.0); Hopper refused on the H100
+@pytest.mark.parametrize("cc, refused", [("9.0", True), ("10.0", True), ("7.0", True), ("7.5", False), ("8.9", False), ("8.0", False), ("12.0", False), ("12.1", False)])
 def test_rtx_engine_on_a_gpu_tensorrt_rtx_refuses(tmp_path, cc, refused):
     side = {"backend": "tensorrt-rtx", "tensorrt": "1.2.0.54", "compute_capability": cc, "gpu": "x"}
     v, fs = judge(engine(tmp_path, side), snap(trt=None, rtx="1.2.0.54", ccs=(cc,)))

@@ -242,7 +242,7 @@ def _sidecar_checks(engine: Path, meta: dict, snapshot: dict, des: Deserialized,
                     "error",
                     AREA,
                     f"TensorRT-RTX cannot run engines on this machine's GPU ({', '.join(_sm(c) for c in sorted(ccs))})",
-                    "TensorRT-RTX runs plans only on compute capability 8.0, 8.6, 8.9 and ≥ 12.0; deserialization refuses other GPUs.",
+                    f"TensorRT-RTX runs plans only on compute capability {', '.join(kb['supported_cc'])} and ≥ {kb['supported_from_cc']}; deserialization refuses other GPUs.",
                     [f"{engine}: built with tensorrt-rtx {built or '?'}"] + [f"GPU {d.get('index')}: {d.get('name')} ({_sm(d.get('compute_capability'))})" for d in devices] + [f"source: {kb['source']}"],
                     Fix("Build the engine with the full TensorRT for this GPU.", ["trtdoctor smoke --backend tensorrt"]),
                 )
