@@ -39,19 +39,32 @@ def major_minor(text: str | None) -> tuple[int, int] | None:
     return rel[0], rel[1]
 
 
+def _driver_rows() -> list[dict]:
+    """kb/drivers.yaml rows in toolkit order (GA before its updates)."""
+    return sorted(load("drivers")["cuda_min_driver"], key=lambda r: Version(r["cuda"]))
+
+
 def min_driver_for_cuda(cuda: str) -> dict | None:
-    """The row giving the GA minimum driver for a CUDA ``major.minor`` (or None)."""
+    """The GA row of a CUDA ``major.minor`` (or None): what a runtime of that minor needs.
+
+    A library's version (libcudart.so.12.8.90) is a component version, not a toolkit
+    update, so only its major.minor can be judged."""
     mm = major_minor(cuda)
-    if mm is None:
+    return next((r for r in _driver_rows() if major_minor(r["cuda"]) == mm), None) if mm else None
+
+
+def min_driver_for_toolkit(toolkit: str) -> dict | None:
+    """The row of a toolkit release (12.8.1 = 12.8 Update 1): the latest row of its minor
+    at or below it, so an update the table does not list inherits the one before."""
+    v = parse_version(toolkit)
+    if v is None:
         return None
-    for row in load("drivers")["cuda_min_driver"]:
-        if major_minor(row["cuda"]) == mm:
-            return row
-    return None
+    rows = [r for r in _driver_rows() if major_minor(r["cuda"]) == major_minor(toolkit) and Version(r["cuda"]) <= v]
+    return rows[-1] if rows else min_driver_for_cuda(toolkit)
 
 
 def compat_min_driver(cuda_major: int) -> dict | None:
-    """Minor-version compatibility floor for a CUDA major."""
+    """Minor-version compatibility floor for a CUDA major (None before CUDA 11: none)."""
     for row in load("drivers")["major_min_driver"]:
         if row["cuda_major"] == cuda_major:
             return row
@@ -59,15 +72,26 @@ def compat_min_driver(cuda_major: int) -> dict | None:
 
 
 def max_cuda_for_driver(driver: str) -> str | None:
-    """Highest CUDA release (from the table) whose GA minimum the driver meets."""
+    """The highest CUDA ``major.minor`` whose GA or update minimum the driver meets:
+    "supports CUDA <= X.Y" (None: older than every release in the table)."""
     dv = parse_version(driver)
     if dv is None:
         return None
-    best = None
-    for row in load("drivers")["cuda_min_driver"]:
-        if dv >= Version(row["driver"]):
-            best = row["cuda"]
-    return best
+    met = [r for r in _driver_rows() if dv >= Version(r["driver"])]
+    if not met:
+        return None
+    mm = major_minor(met[-1]["cuda"])
+    return f"{mm[0]}.{mm[1]}"
+
+
+def soname_cuda(soname: str) -> tuple[str, str | None] | None:
+    """The CUDA releases (first, last; last None: still shipped) whose libraries carry a soname."""
+    for row in load("libraries")["libraries"]:
+        span = (row.get("cuda") or {}).get(soname)
+        if span:
+            first, _, last = span.partition("-")
+            return first, last or None
+    return None
 
 
 def cc_for_gpu(name: str | None) -> dict | None:
