@@ -7,6 +7,7 @@ extended without touching the rules.
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 
 import yaml
@@ -94,29 +95,41 @@ def soname_cuda(soname: str) -> tuple[str, str | None] | None:
     return None
 
 
+# A letter or digit may not touch either end of a match: "T4" is not in "T4000", "H200" not in "GH200".
+_EDGE_BEFORE, _EDGE_AFTER = r"(?<![A-Za-z0-9])(?:", r")(?![A-Za-z0-9])"
+
+
+@functools.cache
+def _gpu_patterns() -> tuple[tuple[re.Pattern, dict], ...]:
+    return tuple((re.compile(_EDGE_BEFORE + row["match"] + _EDGE_AFTER, re.I), row) for row in load("gpus")["gpus"])
+
+
+def gpu_rows_matching(name: str | None) -> list[tuple[int, dict]]:
+    """Every kb/gpus.yaml row whose pattern is in ``name``, as (matched length, row), longest first."""
+    text = " ".join((name or "").split())
+    found = [(len(m.group(0)), row) for pat, row in _gpu_patterns() for m in [pat.search(text)] if m]
+    return sorted(found, key=lambda x: -x[0])
+
+
 def cc_for_gpu(name: str | None) -> dict | None:
-    if not name:
+    """The row for a model name: the most specific (longest) match wins; a tie between rows of
+    different compute capability leaves the model unknown rather than guessing."""
+    found = gpu_rows_matching(name)
+    if not found:
         return None
-    low = name.lower()
-    for row in load("gpus")["gpus"]:
-        if row["match"].lower() in low:
-            return row
-    return None
+    best = [row for n, row in found if n == found[0][0]]
+    return best[0] if len({row["cc"] for row in best}) == 1 else None
 
 
 def precision_for_cc(cc: str | None) -> dict:
-    """Precision support for a compute capability; nearest lower known row for unknown minors."""
+    """Precision support for a compute capability: the nearest lower row of kb/precision.yaml,
+    else ``fallback_older`` (older than every row)."""
     data = load("precision")
     mm = major_minor(cc)
     if mm is None:
         return {}
-    if mm < (6, 0):
-        return dict(data["fallback_below_6"])
-    best = None
-    for key, row in data["by_cc"].items():
-        if major_minor(key) <= mm:
-            best = row
-    return dict(best or {})
+    rows = [(major_minor(key), row) for key, row in data["by_cc"].items() if major_minor(key) <= mm]
+    return dict(max(rows, key=lambda r: r[0])[1] if rows else data["fallback_older"])
 
 
 def _series_key(version: str | None) -> tuple[int, int] | None:

@@ -203,11 +203,14 @@ class _GpuDeviceBase(TypedDict):
 
 class GpuDevice(_GpuDeviceBase, total=False):
     """A GPU: from NVML/``nvidia-smi`` when live, from /proc/driver/nvidia/gpus when static
-    (then ``bus_id``). ``source`` says which. When the source gives no compute capability,
-    ``cc_source`` says where it came from (``knowledge base`` or ``unknown model``)."""
+    (then ``bus_id``). ``source`` says which. ``cc_source`` says where the compute capability
+    came from: ``nvml`` (the driver's own answer, which always wins), ``name`` (the model name
+    in kb/gpus.yaml; then ``cc_verified`` says whether that row was checked against NVIDIA's
+    table) or ``unknown model``."""
 
     bus_id: str
-    cc_source: str
+    cc_source: Literal["nvml", "name", "unknown model"]
+    cc_verified: bool
     memory_total_mib: Optional[int]
     mig_mode: Optional[int]
 

@@ -149,6 +149,19 @@ def probe_driver(target: Target, snap: dict) -> dict:
     return info
 
 
+def _compute_capability(d: dict) -> None:
+    """The driver's own compute capability (NVML, which nvidia-smi also asks) always wins; the
+    model-name table of kb/gpus.yaml only fills in where the source has none (static mode)."""
+    if d.get("compute_capability"):
+        d["cc_source"] = "nvml"
+        return
+    row = knowledge.cc_for_gpu(d.get("name"))
+    d["compute_capability"] = row["cc"] if row else None
+    d["cc_source"] = "name" if row else "unknown model"
+    if row:
+        d["cc_verified"] = bool(row.get("verified"))
+
+
 def probe_gpus(target: Target, snap: dict) -> dict:
     devices = []
     live = snap.get("nvml") or {}
@@ -170,10 +183,7 @@ def probe_gpus(target: Target, snap: dict) -> dict:
                 }
             )
     for d in devices:
-        if not d.get("compute_capability"):
-            row = knowledge.cc_for_gpu(d.get("name"))
-            d["compute_capability"] = row["cc"] if row else None
-            d["cc_source"] = "knowledge base" if row else "unknown model"
+        _compute_capability(d)
     return {"count": len(devices), "devices": devices}
 
 
