@@ -357,33 +357,3 @@ def judge(engine: Path, snapshot: dict, *, live: bool = False, python: str | Non
     elif verdict["verdict"] == "loadable":
         j.findings.append(Finding("engine.compatible", "info", AREA, f"this machine can load {engine.name} ({verdict['checked_by']})", "", list(verdict["reasons"])))
     return verdict, j.findings
-
-
-WORDS = {"loadable": "loadable here", "not-loadable": "NOT loadable here", "unknown": "unknown: cannot tell whether this machine can load it"}
-MARKS = {"loadable": "✓", "not-loadable": "✗", "unknown": "!"}
-
-
-def _built_with(b: dict) -> str:
-    bits = [
-        f"{b.get('backend') or 'TensorRT'} {b['tensorrt']}" if b.get("tensorrt") else None,
-        f"{b.get('gpu') or 'GPU'} ({_sm(_text(b['compute_capability']))})" if b.get("compute_capability") else None,
-        b.get("precision"),
-    ]
-    return ", ".join(str(x) for x in bits if x) or "(the sidecar names nothing)"
-
-
-def verdict_text(v: dict) -> str:
-    lines = [f"{MARKS[v['verdict']]} {'engine':<12} {v['path']}: {WORDS[v['verdict']]}"]
-    lines += [f"    · {r}" for r in v["reasons"]]
-    if v["built_with"]:
-        lines.append(f"    built with: {_built_with(v['built_with'])}")
-    lines.append(f"    checked by: {v['checked_by'] or 'nothing (see above)'}")
-    return "\n".join(lines)
-
-
-def verdict_markdown(v: dict) -> str:
-    lines = ["### Engine", "", f"{MARKS[v['verdict']]} `{v['path']}`: **{v['verdict']}** (checked by: {v['checked_by'] or 'nothing'})", ""]
-    lines += [f"- {r}" for r in v["reasons"]]
-    if v["built_with"]:
-        lines.append(f"- built with: {_built_with(v['built_with'])}")
-    return "\n".join(lines) + "\n"
