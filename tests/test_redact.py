@@ -189,8 +189,8 @@ def test_markdown_table_cells_and_inline_code_cannot_break_out():
     }
     f = Finding("os.x", "error", "os", "title with | pipe\nand newline", evidence=["a ` tick", "``` fence"])
     out = markdown(rep, [f])
-    assert "| os | ✗ | Evil \\| OS next, x86-64 |" in out
-    assert "- **error** `os.x`: title with \\| pipe and newline" in out
+    assert "| os | ✗ | Evil \\| OS\\\\nnext, x86-64 |" in out  # the line break shown as \n (escaped for Markdown)
+    assert "- **error** `os.x`: title with \\| pipe\\\\nand newline" in out
     assert "  - ``a ` tick``" in out and "  - ```` ``` fence ````" in out
     assert "`~/rootfs`" in out and "1654922008011" not in out and "f6a77f63" not in out
     assert "f6a77f63" in markdown(rep, [f], anonymize=False)

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .escape import json_text, map_strings, visible
 from .redact import mask_text
 from .target import Target, UsageError, build_env
 
@@ -203,8 +204,9 @@ def cmd_check(a: argparse.Namespace) -> int:
         out(checks_listing(a.format == "json"))
         return 0
     selection = select(a.only, a.skip)
+    saved = report.load(a.from_) if a.from_ else {}
     if a.from_:
-        rep, findings = run.recheck(report.load(a.from_), selection)
+        rep, findings = run.recheck(saved, selection)
     else:
         target = target or make_target(a.root, a.env_file, a.env, a.timeout, a.python)
         if a.explain:
@@ -214,31 +216,20 @@ def cmd_check(a: argparse.Namespace) -> int:
         rep, findings = run.check(target, selection, progress)
         if progress:
             sys.stderr.write("\r\x1b[K")
-    verdict = None
     if a.engine is not None:
-        rep, findings, verdict = _judge_engine(a, rep, findings, target)
+        rep, findings = _judge_engine(a, rep, findings, target)
+    if "undecodable" in saved:  # its names still hold the \xNN spellings
+        rep["undecodable"] = saved["undecodable"]
     if a.format == "json":
-        out(json.dumps(rep, indent=2, default=str))
+        out(json_text(rep))
     elif a.format == "markdown":
-        md = render.markdown(rep, findings)
-        if verdict:  # the engine's verdict goes before the snapshot
-            from .smoke.engine_compat import verdict_markdown
-
-            head, sep, tail = md.partition("\n<details>")
-            md = head + "\n" + verdict_markdown(verdict) + sep + tail
-        out(md)
+        out(render.markdown(rep, findings))
     else:
-        text = render.text(rep, findings, a.verbose)
-        if verdict:  # always shown, -v or not, just above the totals
-            from .smoke.engine_compat import verdict_text
-
-            head, _, totals = text.rpartition("\n")
-            text = f"{head}\n{verdict_text(verdict)}\n{totals}"
-        out(text)
+        out(render.text(rep, findings, a.verbose))
     return exit_code(rep["summary"], a.strict)
 
 
-def _judge_engine(a: argparse.Namespace, rep: dict, findings: list, target: Target | None) -> tuple[dict, list, dict]:
+def _judge_engine(a: argparse.Namespace, rep: dict, findings: list, target: Target | None) -> tuple[dict, list]:
     """Add the engine's verdict and findings to the report (its areas judged again)."""
     from . import report
     from .areas import verdicts
@@ -252,7 +243,7 @@ def _judge_engine(a: argparse.Namespace, rep: dict, findings: list, target: Targ
     areas = verdicts(rep["snapshot"], findings, could_not_check, list(rep["areas"]))
     rep = report.build(rep["snapshot"], findings, rep["target"], areas)
     rep["engine"] = verdict
-    return rep, findings, verdict
+    return rep, findings
 
 
 def cmd_fix(a: argparse.Namespace) -> int:
@@ -276,9 +267,9 @@ def cmd_fix(a: argparse.Namespace) -> int:
     except (writers.FixError, recipes.RecipeError) as exc:
         raise UsageError(str(exc)) from None
     if a.format == "json":
-        out(json.dumps(plan, indent=2))
+        out(json_text(plan))
     else:
-        out(plan_text(plan))
+        out(plan_text(map_strings(plan, visible)))
         if plan["env"]["prepend"] or plan["env"]["set"]:
             out("Apply the environment changes with: trtdoctor fix --write-env (add --dry-run to preview)")
     return 0
@@ -313,7 +304,7 @@ def cmd_smoke(a: argparse.Namespace) -> int:
         rep, findings = run.check(make_target(None, None, [], a.timeout))
     opts = {k: getattr(a, k) for k in ("precision", "model", "backend", "batch", "iterations", "warmup", "device", "engine_cache", "cuda_graph", "no_transfers", "force")}
     result = do_smoke(rep, findings, opts)
-    out(json.dumps(result, indent=2, default=str) if a.format == "json" else smoke_text(result))
+    out(json_text(result) if a.format == "json" else smoke_text(map_strings(result, visible)))
     return 0 if result["result"] == "PASS" else 1
 
 
@@ -336,7 +327,7 @@ def _explain(target: Target, soname: str) -> str:
 
         lv = live_dlopen(target, [soname]).get(soname) or {}
         agrees = lv.get("loaded") and Path(lv["loaded"]).resolve() == target.path(res.path).resolve()
-        text += mask_text(f"\nReal loader: {lv.get('loaded') or lv.get('error')}") + (" (agrees)" if agrees else "")
+        text += "\n" + visible(mask_text(f"Real loader: {lv.get('loaded') or lv.get('error')}")) + (" (agrees)" if agrees else "")
     return text
 
 
@@ -349,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return args.handler(args)
     except UsageError as exc:
-        print(f"trtdoctor: {mask_text(str(exc))}", file=sys.stderr)
+        print(f"trtdoctor: {visible(mask_text(str(exc)))}", file=sys.stderr)  # one line, whatever a path held
         return 2
 
 
@@ -369,5 +360,5 @@ def run() -> None:
     except BrokenPipeError:
         sys.exit(0)
     except Exception as exc:  # noqa: BLE001
-        print(f"trtdoctor: internal error: {type(exc).__name__}: {mask_text(str(exc))} (please report with `trtdoctor check --json`)", file=sys.stderr)
+        print(f"trtdoctor: internal error: {type(exc).__name__}: {visible(mask_text(str(exc)))} (please report with `trtdoctor check --json`)", file=sys.stderr)
         sys.exit(2)

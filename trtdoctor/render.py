@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+from .escape import UNDECODABLE_NOTE, has_undecodable, json_ready, shown, visible
 from .findings import Finding, cause_of
 from .redact import anonymize_tree, mask_text
 
@@ -61,7 +62,11 @@ def _finding_lines(f: Finding, findings: list[Finding], verbose: bool, indent: s
 
 def text(report: dict, findings: list[Finding], verbose: bool = False) -> str:
     """Areas in order, each finding under its area; a finding that follows from another is
-    listed under its cause (fix that first) and only named in its own area."""
+    listed under its cause (fix that first) and only named in its own area; the engine's
+    verdict (``check --engine``) just above the totals, -v or not.
+
+    Every line is escaped on its own (``escape.shown``): names from the judged system cannot
+    start a line or reach the terminal as control sequences."""
     snap = report["snapshot"]
     out = [f"trtdoctor {report['tool']['version']} — {report['target'].get('mode', '?')} check of {report['target'].get('root', '?')}"]
     for area, v in report.get("areas", {}).items():
@@ -78,8 +83,12 @@ def text(report: dict, findings: list[Finding], verbose: bool = False) -> str:
             out += library_chains(snap)
         if verbose and area == "precision":
             out += precision_table(snap)
+    if report.get("engine"):
+        out += engine_lines(report["engine"])
+    if report.get("undecodable") or any(has_undecodable(line) for line in out):
+        out.append(f"note: {UNDECODABLE_NOTE}")
     out.append(summary_line(report["summary"]))
-    return "\n".join(out)
+    return shown(out)
 
 
 def summary_line(s: dict) -> str:
@@ -119,34 +128,75 @@ def explain(soname: str, resolution, copies: list[dict], preloads: list = ()) ->
         for c in copies:
             extra = f" [{c['elf_error']}]" if c.get("elf_error") else ""
             lines.append(f"  {c['path']} → {c['real']} ({c.get('version') or '?'}) via {c['via']}{extra}")
-    return mask_text("\n".join(lines))
+    return shown([mask_text(line) for line in lines])
 
 
-def _cell(s: str) -> str:
-    """Text for a Markdown table cell or list item: one line, ``|`` escaped."""
-    return " ".join(str(s).split()).replace("|", "\\|")
+ENGINE_WORDS = {"loadable": "loadable here", "not-loadable": "NOT loadable here", "unknown": "unknown: cannot tell whether this machine can load it"}
+ENGINE_MARKS = {"loadable": "✓", "not-loadable": "✗", "unknown": "!"}
+
+
+def _built_with(b: dict) -> str:
+    """What the sidecar says built the engine (its values are scalars: see engine_compat.judge)."""
+    bits = [
+        f"{b.get('backend') or 'TensorRT'} {b['tensorrt']}" if b.get("tensorrt") else None,
+        f"{b.get('gpu') or 'GPU'} (sm_{str(b['compute_capability']).replace('.', '')})" if b.get("compute_capability") else None,
+        b.get("precision"),
+    ]
+    return ", ".join(str(x) for x in bits if x) or "(the sidecar names nothing)"
+
+
+def engine_lines(v: dict) -> list[str]:
+    """The verdict of ``check --engine``: always shown, -v or not."""
+    lines = [f"{ENGINE_MARKS[v['verdict']]} {'engine':<12} {v['path']}: {ENGINE_WORDS[v['verdict']]}"]
+    lines += [f"    · {r}" for r in v["reasons"]]
+    if v["built_with"]:
+        lines.append(f"    built with: {_built_with(v['built_with'])}")
+    lines.append(f"    checked by: {v['checked_by'] or 'nothing (see above)'}")
+    return lines
+
+
+# --- Markdown: every value goes through _cell (text) or _code (a code span) ---------------
+
+# Inline Markdown that a value could start: emphasis, code, links and images ([ ]), HTML and
+# autolinks (< >), entities (&), tables (|), strikethrough (~), headings and GitHub's #123
+# links (#). An underscore inside a word (sm_90, VIRTUAL_ENV) emphasises nothing. Block syntax
+# (a heading, list, quote or fence) only starts a line, and a value never does: it follows
+# literal text on its line and visible() has already turned its line breaks into \n.
+_MD_SPECIAL = re.compile(r"[\\`*\[\]<>|~&#]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+_SAFE_URL = re.compile(r"https?://[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]+")
+
+
+def _cell(s) -> str:
+    """Text for a Markdown table cell or list item: one line, nothing hidden, nothing Markdown acts on."""
+    return _MD_SPECIAL.sub(r"\\\g<0>", " ".join(visible(str(s)).split()))
 
 
 def _longest_backticks(s: str) -> int:
     return max((len(m) for m in re.findall(r"`+", s)), default=0)
 
 
-def _code(s: str) -> str:
-    """Inline code that no backtick in ``s`` can end early (CommonMark: a longer run of backticks)."""
-    s = " ".join(str(s).split())
+def _code(s) -> str:
+    """Inline code, one line with nothing hidden, that no backtick in ``s`` can end early
+    (CommonMark: a longer run of backticks)."""
+    s = " ".join(visible(str(s)).split())
     tick = "`" * (_longest_backticks(s) + 1)
     pad = " " if s.startswith("`") or s.endswith("`") else ""
     return f"{tick}{pad}{s}{pad}{tick}"
 
 
+def _link(url) -> str:
+    """An autolink for a plain http(s) URL; anything else is shown as text."""
+    return f"<{url}>" if _SAFE_URL.fullmatch(str(url)) else _cell(url)
+
+
 def _md_finding(f: Finding, findings: list[Finding], depth: int) -> list[str]:
     pad = "  " * depth
-    out = [f"{pad}- **{f.severity}** {_code(f.id)}: {_cell(f.title)}"]
+    out = [f"{pad}- **{_cell(f.severity)}** {_code(f.id)}: {_cell(f.title)}"]
     out += [f"{pad}  - {_code(e)}" for e in f.evidence]
     if f.fix:
         out.append(f"{pad}  - fix: {_cell(f.fix.summary)}")
         out += [f"{pad}    {_code(c)}" for c in f.fix.commands]
-        out += [f"{pad}    <{_cell(link)}>" for link in f.fix.links]
+        out += [f"{pad}    {_link(link)}" for link in f.fix.links]
     for g in findings:
         if cause_of(g, findings) is f:
             out.append(f"{pad}  - then, because of this:")
@@ -154,9 +204,18 @@ def _md_finding(f: Finding, findings: list[Finding], depth: int) -> list[str]:
     return out
 
 
+def _md_engine(v: dict) -> list[str]:
+    lines = ["", "### Engine", "", f"{ENGINE_MARKS[v['verdict']]} {_code(v['path'])}: **{_cell(v['verdict'])}** (checked by: {_cell(v['checked_by'] or 'nothing')})", ""]
+    lines += [f"- {_cell(r)}" for r in v["reasons"]]
+    if v["built_with"]:
+        lines.append(f"- built with: {_cell(_built_with(v['built_with']))}")
+    return lines
+
+
 def markdown(report: dict, findings: list[Finding], anonymize: bool = True) -> str:
     """A bug report to paste: area table, root causes first with their consequences nested,
-    secrets masked and, by default, GPU UUIDs, serials and home directories too.
+    the engine's verdict (``check --engine``), secrets masked and, by default, GPU UUIDs,
+    serials and home directories too.
 
     The full snapshot goes in a collapsed block as complete JSON, in a fence longer than any backtick run in it."""
     if anonymize:
@@ -164,23 +223,29 @@ def markdown(report: dict, findings: list[Finding], anonymize: bool = True) -> s
         findings = [Finding.from_dict(anonymize_tree(f.to_dict())) for f in findings]
     snap = report["snapshot"]
     s = report["summary"]
+    t = report["target"]
     out = [
-        f"## trtdoctor {report['tool']['version']} report ({report['target'].get('mode')}, {_code(report['target'].get('root'))})",
+        f"## trtdoctor {_cell(report['tool']['version'])} report ({_cell(t.get('mode'))}, {_code(t.get('root'))})",
         "",
-        f"**{s['status'].upper()}**: {summary_line(s)}",
+        f"**{_cell(s['status'].upper())}**: {_cell(summary_line(s))}",
         "",
         "| area | status | summary |",
         "|---|---|---|",
     ]
     for area, v in report.get("areas", {}).items():
         text_ = f"could not check: {v.get('reason')}" if v["status"] == "could-not-check" else v["summary"]
-        out.append(f"| {area} | {MARK[v['status']]} | {_cell(text_)} |")
+        out.append(f"| {_cell(area)} | {MARK[v['status']]} | {_cell(text_)} |")
     roots = [f for f in findings if cause_of(f, findings) is None]
     if roots:
         out += ["", "### Findings (root causes first)", ""]
         for f in roots:
             out += _md_finding(f, findings, 0)
-    body = json.dumps(snap, indent=1, default=str)
+    if report.get("engine"):
+        out += _md_engine(report["engine"])
+    snap, undecodable = json_ready(snap)
+    if undecodable or report.get("undecodable"):
+        out += ["", _cell(f"note: {UNDECODABLE_NOTE}")]
+    body = json.dumps(snap, indent=1)
     fence = "`" * max(3, _longest_backticks(body) + 1)
     out += ["", "<details><summary>snapshot (JSON)</summary>", "", fence + "json", body, fence, "", "</details>"]
     return "\n".join(out)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import re
 import reprlib
 from pathlib import Path
@@ -13,6 +12,7 @@ from . import __version__
 from .findings import Finding, Fix, summarize
 from .redact import mask_tree
 from .target import UsageError
+from .userfile import Refused, read_capped
 
 SCHEMA = "trtdoctor.report/1"
 
@@ -55,7 +55,7 @@ SCHEMA_FILE = Path(__file__).with_name("schemas") / "report-1.json"
 def load(path: str) -> dict:
     """Read a saved report and check it against the published schema (``schemas/report-1.json``).
 
-    Whatever is not a /1 report the rules can judge (not JSON, over 64 MiB, nested absurdly
+    Whatever is not a /1 report the rules can judge (not a regular file, not JSON, over 64 MiB, nested absurdly
     deep, a wrong type anywhere the schema knows) is a ``UsageError`` of one line naming the
     file, the JSON path and the problem, so the rules never see a wrong shape.
 
@@ -65,14 +65,11 @@ def load(path: str) -> dict:
     absence of something only a live probe would see) must not be drawn from it.
     """
     try:
-        with open(path, "rb") as fh:
-            if os.fstat(fh.fileno()).st_size > MAX_BYTES:
-                raise UsageError(f"{path} is larger than 64 MiB: not a trtdoctor report")
-            raw = fh.read(MAX_BYTES + 1)
+        raw = read_capped(path, MAX_BYTES)
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    if len(raw) > MAX_BYTES:
-        raise UsageError(f"{path} is larger than 64 MiB: not a trtdoctor report")
+    except Refused as exc:
+        raise UsageError(f"{path} {exc}: not a trtdoctor report") from None
     hint = "pass a file written by `trtdoctor check --json`"
     try:
         data = json.loads(raw.decode("utf-8-sig"), parse_constant=_no_constant)

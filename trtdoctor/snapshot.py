@@ -910,16 +910,28 @@ class Finding(_FindingBase, total=False):
     subject: Optional[str]
 
 
-class Report(TypedDict):
-    """A trtdoctor check report (``trtdoctor check --json``). Records accept keys not
-    listed here: /1 may add keys, never remove or rename one."""
+class Undecodable(TypedDict):
+    """Present when some strings (file names, mostly) held bytes that are not UTF-8: JSON
+    cannot carry them, so each such byte is written as the text ``\\xNN`` (NN its hex value)."""
 
+    strings: int
+    note: str
+
+
+class _ReportBase(TypedDict):
     schema: Literal["trtdoctor.report/1"]
     tool: Tool
     target: Target
     summary: Summary
     snapshot: Snapshot
     findings: List[Finding]
+
+
+class Report(_ReportBase, total=False):
+    """A trtdoctor check report (``trtdoctor check --json``). Records accept keys not
+    listed here: /1 may add keys, never remove or rename one."""
+
+    undecodable: Undecodable
 
 
 # --- the fix plan ----------------------------------------------------------------------
@@ -960,13 +972,17 @@ class PlanEnv(TypedDict):
     set: Dict[str, str]
 
 
-class Plan(TypedDict):
-    """A fix plan (``trtdoctor fix --format json``): steps in order (manual, install, env),
-    each tied to the ``finding`` it fixes."""
-
+class _PlanBase(TypedDict):
     schema: Literal["trtdoctor.plan/1"]
     steps: List[Union[InstallStep, EnvStep, ManualStep]]
     env: PlanEnv
+
+
+class Plan(_PlanBase, total=False):
+    """A fix plan (``trtdoctor fix --format json``): steps in order (manual, install, env),
+    each tied to the ``finding`` it fixes."""
+
+    undecodable: Undecodable
 
 
 # --- the smoke report ------------------------------------------------------------------
@@ -1083,3 +1099,4 @@ class SmokeReport(_SmokeReportBase, total=False):
     build: SmokeBuild
     validation: SmokeValidation
     benchmark: SmokeBenchmark
+    undecodable: Undecodable

@@ -21,6 +21,7 @@ from pathlib import Path
 from .. import knowledge
 from ..findings import Finding, Fix
 from ..subproc import run_python_json
+from ..userfile import Refused, read_capped
 
 AREA = "tensorrt"
 # Runtimes that can deserialize a plan, tried in this order. tensorrt_lean and tensorrt_dispatch
@@ -150,15 +151,21 @@ class SidecarMissing(ValueError):
     pass
 
 
+SIDECAR_MAX_BYTES = 2**20  # a real one is about 300 bytes
+
+
 def read_sidecar(engine: Path) -> dict:
-    """The sidecar as a dict; SidecarMissing, or ValueError for one that is not a JSON object."""
+    """The sidecar as a dict; SidecarMissing, or ValueError for one that is not a JSON object
+    (also one that is not a regular file, is huge or nested too deep to parse)."""
     side = engine.with_name(engine.name + ".json")
-    if not side.exists():
-        raise SidecarMissing(f"{side} not found: trtdoctor reads what an engine was built with from the sidecar `trtdoctor smoke` writes next to it")
     try:
-        data = json.loads(side.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{side} is not a readable sidecar: {exc}") from None
+        data = json.loads(read_capped(side, SIDECAR_MAX_BYTES).decode("utf-8"))
+    except FileNotFoundError:
+        raise SidecarMissing(f"{side} not found: trtdoctor reads what an engine was built with from the sidecar `trtdoctor smoke` writes next to it") from None
+    except Refused as exc:
+        raise ValueError(f"{side} is not a readable sidecar: it {exc}") from None
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad UTF-8, bad JSON, an integer too long
+        raise ValueError(f"{side} is not a readable sidecar: {getattr(exc, 'strerror', None) or str(exc)[:120]}") from None
     if not isinstance(data, dict):
         raise ValueError(f"{side} is not a trtdoctor sidecar: expected a JSON object, found {type(data).__name__} {json.dumps(data)[:40]}")
     return data
@@ -357,33 +364,3 @@ def judge(engine: Path, snapshot: dict, *, live: bool = False, python: str | Non
     elif verdict["verdict"] == "loadable":
         j.findings.append(Finding("engine.compatible", "info", AREA, f"this machine can load {engine.name} ({verdict['checked_by']})", "", list(verdict["reasons"])))
     return verdict, j.findings
-
-
-WORDS = {"loadable": "loadable here", "not-loadable": "NOT loadable here", "unknown": "unknown: cannot tell whether this machine can load it"}
-MARKS = {"loadable": "✓", "not-loadable": "✗", "unknown": "!"}
-
-
-def _built_with(b: dict) -> str:
-    bits = [
-        f"{b.get('backend') or 'TensorRT'} {b['tensorrt']}" if b.get("tensorrt") else None,
-        f"{b.get('gpu') or 'GPU'} ({_sm(_text(b['compute_capability']))})" if b.get("compute_capability") else None,
-        b.get("precision"),
-    ]
-    return ", ".join(str(x) for x in bits if x) or "(the sidecar names nothing)"
-
-
-def verdict_text(v: dict) -> str:
-    lines = [f"{MARKS[v['verdict']]} {'engine':<12} {v['path']}: {WORDS[v['verdict']]}"]
-    lines += [f"    · {r}" for r in v["reasons"]]
-    if v["built_with"]:
-        lines.append(f"    built with: {_built_with(v['built_with'])}")
-    lines.append(f"    checked by: {v['checked_by'] or 'nothing (see above)'}")
-    return "\n".join(lines)
-
-
-def verdict_markdown(v: dict) -> str:
-    lines = ["### Engine", "", f"{MARKS[v['verdict']]} `{v['path']}`: **{v['verdict']}** (checked by: {v['checked_by'] or 'nothing'})", ""]
-    lines += [f"- {r}" for r in v["reasons"]]
-    if v["built_with"]:
-        lines.append(f"- built with: {_built_with(v['built_with'])}")
-    return "\n".join(lines) + "\n"
