@@ -1102,3 +1102,32 @@ def test_an_optional_onnxruntime_provider_is_no_library_error():
     run = run_rules(snap)
     assert "onnxruntime.tensorrt-ep-unloadable" in ids_of(run)
     assert not [f for f in run.findings if f.severity == "error"], [f.id for f in run.findings]
+
+
+def name_cc(verified: bool) -> Callable[[dict], None]:
+    """The GPU's compute capability came from kb/gpus.yaml by its model name (a static root: no NVML)."""
+
+    def edit(snap: dict) -> None:
+        snap["gpus"]["devices"][0].update(cc_source="name", cc_verified=verified)
+
+    return edit
+
+
+@pytest.mark.parametrize("check_id", ["tensorrt.gpu-unsupported", "gpus.arch-dropped-by-cuda", "tensorflow.no-kernels-for-gpu", "tensorrt.rtx-unsupported-gpu"])
+@pytest.mark.parametrize("verified,severity", [(True, "error"), (False, "warning")])
+def test_a_compute_capability_from_an_unverified_name_row_only_warns(check_id, verified, severity):
+    """An unverified fact may raise a warning, never an error (issue 11); from NVML or a verified row it stays an error."""
+    snap = CASES[check_id][0]()
+    name_cc(verified)(snap)
+    got = [f for f in run_rules(snap).findings if f.id == check_id]
+    assert got and {f.severity for f in got} == {severity}
+    assert "from the model name" in " ".join(got[0].evidence)
+
+
+def test_an_unverified_tensorrt_row_only_warns():
+    snap = CASES["tensorrt.gpu-unsupported"][0]()
+    from trtdoctor import knowledge
+
+    row = dict(knowledge.trt_release("10.16"), verified=False)
+    assert knowledge.fact_severity(row, snap["gpus"]["devices"][0]) == "warning"
+    assert knowledge.fact_severity(dict(row, verified=True), snap["gpus"]["devices"][0]) == "error"

@@ -174,3 +174,23 @@ def cuda_architecture(cc: str | None) -> dict | None:
         return None
     rows = [r for r in load("cuda")["architectures"] if major_minor(r["cc"])[0] == mm[0] and major_minor(r["cc"]) <= mm]
     return max(rows, key=lambda r: major_minor(r["cc"]), default=None)
+
+
+def fact_severity(*facts: dict | None, fields: tuple[str, ...] = ()) -> str:
+    """``error`` when every fact a verdict rests on is verified, else ``warning``: an
+    unconfirmed knowledge-base row (``verified: false``, or one of ``fields`` listed in its
+    ``unverified``) or a GPU whose compute capability came from an unverified model-name row
+    may raise a warning, never an error. A row with no ``verified`` key predates the flag and
+    counts as checked."""
+    for f in facts:
+        if f and (f.get("verified") is False or f.get("cc_verified") is False or set(fields) & set(f.get("unverified") or ())):
+            return "warning"
+    return "error"
+
+
+def cc_note(gpu: dict) -> list[str]:
+    """An evidence line saying where a GPU's compute capability came from, when not from NVML."""
+    if gpu.get("cc_source") == "name":
+        checked = "a verified" if gpu.get("cc_verified") else "an unverified"
+        return [f"compute capability {gpu.get('compute_capability')} from the model name ({checked} kb/gpus.yaml row), not from the driver"]
+    return []

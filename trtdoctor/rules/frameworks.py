@@ -58,11 +58,11 @@ def _gpus(snap: dict) -> list[dict]:
         Check("tensorrt.parts-mismatch", "error", "TensorRT parts disagree in version"),
         Check("tensorrt.bindings-without-libs", "error", "TensorRT Python bindings are installed without the TensorRT libraries"),
         Check("tensorrt.libs-stub", "error", "A TensorRT -libs package holds no libnvinfer"),
-        Check("tensorrt.python-unsupported", "error", "TensorRT has no wheels for this Python"),
+        Check("tensorrt.python-unsupported", "error|warning", "TensorRT has no wheels for this Python"),
         Check("tensorrt.bindings-libs-mismatch", "error", "TensorRT bindings would load libnvinfer of another release"),
         Check("tensorrt.cuda-mismatch", "error", "TensorRT is built for another CUDA major than the runtime here"),
         Check("tensorrt.driver-too-old", "error", "TensorRT's CUDA major needs a newer driver"),
-        Check("tensorrt.gpu-unsupported", "error", "TensorRT does not support this GPU's compute capability"),
+        Check("tensorrt.gpu-unsupported", "error|warning", "TensorRT does not support this GPU's compute capability"),
         Check("tensorrt.builder-failed", "error", "TensorRT imports but cannot create a Builder (lean, dispatch: a Runtime)", follows=GPU_CAUSES),
         Check("tensorrt.runtime-only", "info", "Only a lean or dispatch TensorRT runtime is installed: it runs engines but cannot build them"),
         Check(
@@ -125,11 +125,11 @@ def _trt_python(inst: dict, ver: str | None) -> list[Finding]:
             return [
                 Finding(
                     "tensorrt.python-unsupported",
-                    "error",
+                    knowledge.fact_severity(row, fields=("python",)),
                     "tensorrt",
                     f"TensorRT {ver} has no wheels for Python {py} (supports {lo}–{hi})",
                     "",
-                    [f"{inst['site_packages']}: Python {py}"],
+                    [f"{inst['site_packages']}: Python {py}", f"TensorRT {row['series']}: Python {lo}–{hi} ({row['source']})"],
                     Fix(f"Use Python {lo}–{hi} for TensorRT {row['series']}."),
                 )
             ]
@@ -332,11 +332,11 @@ def _trt_gpus(snap: dict, ver: str | None, product: str) -> list[Finding]:
             out.append(
                 Finding(
                     "tensorrt.gpu-unsupported",
-                    "error",
+                    knowledge.fact_severity(row, g, fields=("min_cc",)),
                     "tensorrt",
                     f"{product} {ver} does not support {g.get('name')} (compute capability {g['compute_capability']}; needs ≥ {row['min_cc']})",
                     "TensorRT 10 dropped Pascal (sm_6x); 10.5 dropped Volta (sm_70).",
-                    [f"GPU {g.get('index')}: {g.get('name')} sm_{cc[0]}{cc[1]}", f"TensorRT {row['series']}: min compute capability {row['min_cc']} ({row['source']})"],
+                    [f"GPU {g.get('index')}: {g.get('name')} sm_{cc[0]}{cc[1]}", f"TensorRT {row['series']}: min compute capability {row['min_cc']} ({row['source']})"] + knowledge.cc_note(g),
                     Fix("Use TensorRT 8.6 for Pascal, or ≤ 10.4 for Volta.", ["pip install --extra-index-url https://pypi.nvidia.com tensorrt==8.6.1"]),
                 )
             )
@@ -376,7 +376,7 @@ def _trt_live(inst: dict) -> list[Finding]:
     return out
 
 
-@rule(reads=("tensorrt", "gpus"), emits=[Check("tensorrt.rtx-unsupported-gpu", "error", "TensorRT-RTX cannot run engines on this GPU")])
+@rule(reads=("tensorrt", "gpus"), emits=[Check("tensorrt.rtx-unsupported-gpu", "error|warning", "TensorRT-RTX cannot run engines on this GPU")])
 def rtx(snap: dict) -> list[Finding]:
     kb = knowledge.load("tensorrt")["rtx"]
     ok = {knowledge.cc_tuple(c) for c in kb["supported_cc"]}
@@ -392,11 +392,11 @@ def rtx(snap: dict) -> list[Finding]:
                 out.append(
                     Finding(
                         "tensorrt.rtx-unsupported-gpu",
-                        "error",
+                        knowledge.fact_severity(kb, g),
                         "tensorrt",
                         f"TensorRT-RTX cannot run engines on {g.get('name')} (compute capability {g['compute_capability']})",
-                        "TensorRT-RTX builds plans anywhere but runs them only on compute capability 8.0, 8.6, 8.9 and ≥ 12.0; deserialization refuses other GPUs.",
-                        [f"{n} {v}" for n, v in rparts.items()] + [f"GPU {g.get('index')}: sm_{cc[0]}{cc[1]}", f"source: {kb['source']}"],
+                        f"TensorRT-RTX builds plans anywhere but runs them only on compute capability {', '.join(kb['supported_cc'])} and ≥ {kb['supported_from_cc']}; deserialization refuses other GPUs.",
+                        [f"{n} {v}" for n, v in rparts.items()] + [f"GPU {g.get('index')}: sm_{cc[0]}{cc[1]}", f"source: {kb['source']}"] + knowledge.cc_note(g),
                         Fix("Use the full TensorRT on this GPU.", [_pip_command(_cuda_of(inst["parts"]) or "13", None)]),
                     )
                 )

@@ -29,7 +29,7 @@ def _sm(cc: str) -> str:
 @rule(
     reads=("gpus", "libraries"),
     emits=[
-        Check("gpus.arch-dropped-by-cuda", "error", "The CUDA runtime no longer has code for this GPU's architecture"),
+        Check("gpus.arch-dropped-by-cuda", "error|warning", "The CUDA runtime no longer has code for this GPU's architecture"),
         Check("gpus.arch-newer-than-cuda", "warning", "The GPU is newer than the CUDA runtime that resolves"),
     ],
 )
@@ -46,11 +46,11 @@ def arch_vs_cuda(snap: dict) -> list[Finding]:
                 out.append(
                     Finding(
                         "gpus.arch-dropped-by-cuda",
-                        "error",
+                        knowledge.fact_severity(row, g),
                         "gpus",
                         f"CUDA {cuda[0]}.{cuda[1]} has no code for {g.get('name')} ({_sm(g['compute_capability'])}): the last CUDA for it is {row['last_cuda']}",
                         f"Libraries built with this CUDA (cuBLAS, cuDNN, TensorRT) carry no kernels for this GPU and fail with {NO_KERNEL}.",
-                        ev + [f"source: {row['source']}"],
+                        ev + [f"source: {row['source']}"] + knowledge.cc_note(g),
                         Fix(f"Use a CUDA {row['last_cuda'].split('.')[0]}.x stack (≤ {row['last_cuda']}) on this GPU.", ["trtdoctor fix --recipe pip"], links=[row["source"]]),
                     )
                 )
@@ -85,7 +85,7 @@ def _covers(arches: list[str], cc: str) -> bool:
     return False
 
 
-@rule(reads=("tensorflow", "gpus"), emits=[Check("tensorflow.no-kernels-for-gpu", "error", "The TensorFlow wheel has no kernels for this GPU")])
+@rule(reads=("tensorflow", "gpus"), emits=[Check("tensorflow.no-kernels-for-gpu", "error|warning", "The TensorFlow wheel has no kernels for this GPU")])
 def tf_arches(snap: dict) -> list[Finding]:
     out = []
     for inst in (snap.get("tensorflow") or {}).get("installs", []):
@@ -97,11 +97,11 @@ def tf_arches(snap: dict) -> list[Finding]:
                 out.append(
                     Finding(
                         "tensorflow.no-kernels-for-gpu",
-                        "error",
+                        knowledge.fact_severity(g),
                         "tensorflow",
                         f"TensorFlow {inst.get('version')} was compiled for {', '.join(map(str, arches))}: nothing runs on {g.get('name')} ({_sm(g['compute_capability'])})",
                         f"A cubin runs only on its own major with an equal or higher minor, PTX only on equal or newer GPUs; TensorFlow fails with {NO_KERNEL} or takes minutes to JIT and then fails.",
-                        [f"{inst.get('site_packages')}: build_info cuda_compute_capabilities = {arches}", f"GPU {g.get('index')}: {_sm(g['compute_capability'])}"],
+                        [f"{inst.get('site_packages')}: build_info cuda_compute_capabilities = {arches}", f"GPU {g.get('index')}: {_sm(g['compute_capability'])}"] + knowledge.cc_note(g),
                         Fix("Install a TensorFlow release built for this GPU (newer GPUs need newer TensorFlow), or build TensorFlow with TF_CUDA_COMPUTE_CAPABILITIES set."),
                         subject=inst.get("site_packages"),
                     )
