@@ -11,13 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..redact import masked
+from . import FixError
 
 BEGIN, END = "# >>> trtdoctor >>>", "# <<< trtdoctor <<<"
 UNSET = "__trtdoctor_unset__"
-
-
-class FixError(Exception):
-    """A write that cannot be done; nothing was changed."""
 
 
 def fish_quote(s: str) -> str:
