@@ -114,7 +114,7 @@ def build_parser() -> Parser:
     f.add_argument("--dry-run", action="store_true", help="with --write-env/--undo: show the diff, write nothing")
     f.add_argument("--undo", action="store_true", help="remove what --write-env wrote")
     f.add_argument("--shell", choices=("bash", "zsh", "fish"), default="bash", help="for a shell file")
-    f.add_argument("--shell-file", metavar="PATH", help="write a file to source instead of activation hooks")
+    f.add_argument("--shell-file", metavar="PATH", help="write a file to source instead of activation hooks (a path on this machine, also with --root)")
     f.add_argument("--recipe", choices=("conda", "docker", "pip"), help="write a known-good stack")
     f.add_argument("--out", type=Path, default=Path("."), help="where --recipe writes")
     f.add_argument("--stack", choices=("tensorrt", "tf-trt"), default="tensorrt")
@@ -278,7 +278,8 @@ def cmd_fix(a: argparse.Namespace) -> int:
 def _write_env(plan: dict, target: Target, a: argparse.Namespace) -> int:
     from .fix import writers
 
-    where, wp = writers.plan_writes(plan["env"], target.env, shell=a.shell, shell_file=a.shell_file, undo=a.undo)
+    root = None if target.live else target.root  # static: write inside the root, never on the host
+    where, wp = writers.plan_writes(plan["env"], target.env, sh=a.shell, shell_file=a.shell_file, undo=a.undo, root=root)
     diffs = [c.diff() for c in wp.changes if c.changes]
     if not diffs:
         out(f"{where}: already up to date, nothing to change")

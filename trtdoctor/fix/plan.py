@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 from ..redact import mask_tree
+from ..shell import export, is_name, prepend
+from . import FixError
 
 ORDER = {"manual": 0, "install": 1, "env": 2}
 MANUAL = re.compile(r"reboot|modprobe|driver|docker run|--gpus|Windows|wsl|sudo", re.I)
@@ -23,6 +25,8 @@ def build_plan(report: dict) -> dict:
         installs = [c for c in cmds if c.startswith(("pip ", "conda ", "python -m pip"))]
         manual = [c for c in cmds if c not in installs and MANUAL.search(c)]
         for var, value in (fix.get("env") or {}).items():
+            if not is_name(var):  # a saved report is input: its names end up in shell text
+                raise FixError(f"{f['id']}: refusing the variable {var[:40]!r}: not a shell variable name (letters, digits, _)")
             if value.endswith(f":${var}"):
                 for d in value[: -len(var) - 2].split(":"):
                     env["prepend"].setdefault(var, [])
@@ -54,5 +58,11 @@ def plan_text(plan: dict) -> str:
         for c in s.get("commands", []):
             out.append(f"     $ {c}")
         for k, v in (s.get("env") or {}).items():
-            out.append(f"     {k}={v}")
+            out.append(f"     {env_command(k, v)}")
     return "\n".join(out)
+
+
+def env_command(var: str, value: str) -> str:
+    """A fix's env change as a command safe to paste: ``DIR:$VAR`` prepends, anything else sets."""
+    tail = f":${var}"
+    return prepend(var, value[: -len(tail)]) if value.endswith(tail) else export(var, value)

@@ -139,11 +139,12 @@ def render(kind: str, choice: dict) -> dict[str, str]:
 
 def write(files: dict[str, str], out: Path) -> list[Path]:
     """Through the same backed-up, atomic writer as --write-env."""
-    from .writers import Change, WritePlan, read_text
+    from . import files as safe
+    from .writers import Change, WritePlan
 
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / name for name in files]
-    WritePlan([Change(p, read_text(p), text) for p, text in zip(paths, files.values())]).apply()
+    WritePlan([Change(p, safe.read(p), text.encode()) for p, text in zip(paths, files.values())]).apply()
     return paths
 
 

@@ -1,49 +1,52 @@
 """Writing the environment part of a plan: conda activation hooks, a venv's activate
-script, or a shell file. Every write is backed up, atomic, idempotent and shown as a diff."""
+script, or a shell file. Every write is backed up, atomic, idempotent and shown as a diff;
+with --root, the judged environment's paths are inside the root or the write is refused."""
 
 from __future__ import annotations
 
 import difflib
 import os
-import shlex
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..redact import masked
+from ..shell import CONTROL, export, fish_quote, is_name, prepend, quote
+from . import FixError, blocks, files
+from .blocks import BEGIN, END  # noqa: F401  (the marker text, for callers and tests)
 
-BEGIN, END = "# >>> trtdoctor >>>", "# <<< trtdoctor <<<"
 UNSET = "__trtdoctor_unset__"
 
 
-class FixError(Exception):
-    """A write that cannot be done; nothing was changed."""
+def check_env(env: dict) -> None:
+    """Refuse a name that is not a plain variable and a value that cannot sit on one line."""
+    for var, values in [*env.get("prepend", {}).items(), *((k, [v]) for k, v in env.get("set", {}).items())]:
+        if not is_name(var):
+            raise FixError(f"refusing to write the variable {var[:40]!r}: not a shell variable name (letters, digits, _)")
+        if any(CONTROL.search(v) for v in values):
+            raise FixError(f"refusing to write {var}: its value holds a newline or another control character")
 
 
-def fish_quote(s: str) -> str:
-    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
+def activate_lines(env: dict, sh: str = "bash") -> list[str]:
+    """Lines that apply the plan's env changes, every value quoted for the shell.
 
-
-def activate_lines(env: dict, shell: str = "bash") -> list[str]:
-    """Lines that apply the plan's env changes, saving previous values for deactivation.
-
-    Every value enters the written files here. One that holds a credential (or the mark of one
-    the plan masked) is not written, neither in clear nor as a broken masked value: a comment says so."""
+    One that holds a credential (or the mark of one the plan masked) is not written, neither
+    in clear nor as a broken masked value: a comment says so."""
+    check_env(env)
     out = []
     for var, dirs in env.get("prepend", {}).items():
         for d in reversed(dirs):
             if masked(d):
                 out.append(f"# not written: an entry for {var} holds a credential (masked in the plan); add it by hand")
-            elif shell == "fish":
-                out.append(f"contains -- {fish_quote(d)} $${var}; or set -gx --prepend {var} {fish_quote(d)}".replace("$$", "$"))
+            elif sh == "fish":
+                q = fish_quote(d)
+                out.append(f"contains -- {q} ${var}; or set -gx --prepend {var} {q}")
             else:
-                q = shlex.quote(d)
-                out.append(f'case ":${{{var}:-}}:" in *:{q}:*) ;; *) export {var}={q}"${{{var}:+:${var}}}" ;; esac')
+                out.append(f'case ":${{{var}:-}}:" in *:{quote(d)}:*) ;; *) {prepend(var, d)} ;; esac')
     for var, value in env.get("set", {}).items():
         if masked(value):
             out.append(f"# not written: the value for {var} holds a credential (masked in the plan); set it by hand")
         else:
-            out.append(f"set -gx {var} {fish_quote(value)}" if shell == "fish" else f"export {var}={shlex.quote(value)}")
+            out.append(f"set -gx {var} {fish_quote(value)}" if sh == "fish" else export(var, value))
     return out
 
 
@@ -60,37 +63,21 @@ def restore_lines(env: dict) -> list[str]:
     return out
 
 
-def block(lines: list[str]) -> str:
-    return "\n".join([BEGIN, "# written by `trtdoctor fix --write-env`; remove with `trtdoctor fix --undo`", *lines, END]) + "\n"
-
-
-def replace_block(text: str, new_block: str | None) -> str:
-    """Put our block in place of the old one (or append it); None removes it."""
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1].lstrip("\n")
-        return head + (new_block or "") + tail
-    if new_block is None:
-        return text
-    sep = "" if not text or text.endswith("\n") else "\n"
-    return text + sep + new_block
-
-
 @dataclass
 class Change:
     path: Path
-    old: str | None
-    new: str | None  # None: delete
+    old: files.Original | None
+    new: bytes | None  # None: delete
     make_parents: bool = False  # create the missing folder when applied (conda's activate.d)
 
     def diff(self) -> str:
-        a = (self.old or "").splitlines(keepends=True)
-        b = (self.new or "").splitlines(keepends=True)
+        a = (self.old.data if self.old else b"").decode("utf-8", "backslashreplace").splitlines(keepends=True)
+        b = (self.new or b"").decode("utf-8", "backslashreplace").splitlines(keepends=True)
         return "".join(difflib.unified_diff(a, b, f"{self.path} (before)", f"{self.path} (after)"))
 
     @property
     def changes(self) -> bool:
-        return self.old != self.new
+        return (self.old.data if self.old else None) != self.new
 
 
 @dataclass
@@ -99,94 +86,71 @@ class WritePlan:
 
     def apply(self) -> list[str]:
         """Apply all changes; check every target first so a refusal changes nothing."""
-        for c in self.changes:
-            if not c.changes:
-                continue
-            d = c.path.parent
-            if c.new is not None and not d.is_dir():
-                if not c.make_parents:
-                    raise FixError(f"cannot write {c.path}: {d} does not exist")
-                while not d.is_dir():
-                    d = d.parent
-            if not os.access(d, os.W_OK):
-                raise FixError(f"cannot write {c.path}: {d} is not writable (try another --shell-file or fix permissions)")
+        todo = [c for c in self.changes if c.changes]
+        for c in todo:
+            files.check_writable(c.path, c.old, c.make_parents)
         done = []
-        for c in self.changes:
-            if not c.changes:
-                continue
-            if c.old is not None:
-                backup = c.path.with_name(c.path.name + ".trtdoctor-backup")
-                if not backup.exists():
-                    atomic_write(backup, c.old, mode=c.path.stat().st_mode)
-                    done.append(f"backed up {c.path} to {backup}")
-            if c.make_parents and c.new is not None:
-                try:
-                    c.path.parent.mkdir(parents=True, exist_ok=True)
-                except OSError as exc:
-                    raise FixError(f"cannot create {c.path.parent}: {exc.strerror}") from None
+        for c in todo:
+            if files.read(c.path) != c.old:
+                raise FixError(f"{c.path} changed since it was read; run again")
+            if c.old is not None and (b := files.backup(c.path, c.old)):
+                done.append(f"backed up {c.path} to {b}")
             if c.new is None:
                 c.path.unlink()
                 done.append(f"removed {c.path}")
-            else:
-                atomic_write(c.path, c.new, mode=c.path.stat().st_mode if c.path.exists() else 0o644)
-                done.append(f"wrote {c.path}")
+                continue
+            if c.make_parents:
+                files.make_dirs(c.path.parent)
+            files.atomic_write(c.path, c.new, c.old or files.new_file_owner(c.path.parent))
+            done.append(f"wrote {c.path}")
         return done
 
 
-def atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def place(p: str, root: Path | None) -> Path:
+    """Where a path of the judged system lies here: with --root, inside it (its folders'
+    symbolic links followed) or refused, never on the host. The last part is not followed:
+    a link there is refused when read. (openat2's RESOLVE_IN_ROOT would resolve links as the
+    judged system does, but Python does not offer it: a link out of the root is refused.)"""
+    if root is None:
+        return Path(p).absolute()
+    if not p.startswith("/"):
+        raise FixError(f"with --root, {p} must be an absolute path of the judged system (inside {root})")
+    inside = root / p.lstrip("/")
+    real_root, parent = Path(os.path.realpath(root)), Path(os.path.realpath(inside.parent))
+    if inside.name in ("", ".", "..") or (parent != real_root and real_root not in parent.parents):
+        raise FixError(f"{p} leads out of --root {root} (through a symbolic link or '..'); refusing to write on the host")
+    return parent / inside.name
 
 
-def read_text(p: Path) -> str | None:
-    try:
-        return p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise FixError(f"cannot read {p}: {exc.strerror}") from None
+def _change(path: Path, lines: list[str], undo: bool, *, make_parents: bool = False) -> Change:
+    old = files.read(path)
+    if undo:
+        new, remove = blocks.without_block(old.data, str(path)) if old else (None, False)
+        return Change(path, old, None if remove else new)
+    return Change(path, old, blocks.with_block(old.data if old else b"", lines, str(path), created=old is None), make_parents)
 
 
-def plan_writes(env: dict, judged_env: dict, *, shell: str = "bash", shell_file: str | None = None, undo: bool = False) -> tuple[str, WritePlan]:
+def plan_writes(env: dict, judged_env: dict, *, sh: str = "bash", shell_file: str | None = None, undo: bool = False, root: Path | None = None) -> tuple[str, WritePlan]:
     """Where to write (conda hooks, venv activate, or a shell file) and what."""
     conda, venv = judged_env.get("CONDA_PREFIX"), judged_env.get("VIRTUAL_ENV")
     wp = WritePlan()
     if shell_file or not (conda or venv):
-        path = Path(shell_file or ("trtdoctor-env.fish" if shell == "fish" else "trtdoctor-env.sh")).absolute()
-        old = read_text(path)
-        if undo:
-            new = replace_block(old, None) if old is not None else None
-            new = new if new and new.strip() else None  # nothing but our block: remove the file
-        else:
-            new = replace_block(old or "", block(activate_lines(env, shell)))
-        wp.changes.append(Change(path, old, new))
+        if root is not None and not shell_file:
+            raise FixError(f"the judged environment has no CONDA_PREFIX or VIRTUAL_ENV inside --root {root}: name the file to write with --shell-file")
+        # --shell-file is a path here, as the user typed it (like --out); only the judged env's paths are inside --root
+        path = Path(shell_file or ("trtdoctor-env.fish" if sh == "fish" else "trtdoctor-env.sh")).absolute()
+        wp.changes.append(_change(path, [] if undo else activate_lines(env, sh), undo))
         return "shell file", wp
     if conda:
-        prefix = Path(conda)
-        if not prefix.is_dir():
-            raise FixError(f"CONDA_PREFIX {prefix} does not exist; activate the env you mean, or pass --shell-file")
-        act = prefix / "etc/conda/activate.d/trtdoctor.sh"
-        deact = prefix / "etc/conda/deactivate.d/trtdoctor.sh"
-        act_text = None if undo else block(save_lines(env) + activate_lines(env))
-        deact_text = None if undo else block(restore_lines(env))
-        for p, text in ((act, act_text), (deact, deact_text)):
-            old = read_text(p)
-            if undo and old is not None and BEGIN not in old:
-                continue  # not ours
-            wp.changes.append(Change(p, old, text, make_parents=True))
+        if not place(conda, root).is_dir():
+            raise FixError(f"CONDA_PREFIX {conda} does not exist{f' in {root}' if root else ''}; activate the env you mean, or pass --shell-file")
+        hooks = (("activate.d", save_lines(env) + activate_lines(env)), ("deactivate.d", restore_lines(env)))
+        for folder, lines in hooks:
+            path = place(f"{conda.rstrip('/')}/etc/conda/{folder}/trtdoctor.sh", root)
+            wp.changes.append(_change(path, [] if undo else lines, undo, make_parents=True))
         return "conda activation hooks", wp
-    activate = Path(venv) / "bin" / "activate"
-    old = read_text(activate)
-    if old is None:
+    activate = place(f"{venv.rstrip('/')}/bin/activate", root)
+    if files.read(activate) is None:
         raise FixError(f"{activate} does not exist; is VIRTUAL_ENV={venv} a venv? Pass --shell-file to write elsewhere")
-    new = replace_block(old, None if undo else block(activate_lines(env)))
-    wp.changes.append(Change(activate, old, new))
+    wp.changes.append(_change(activate, [] if undo else activate_lines(env), undo))
     return "venv activate script", wp

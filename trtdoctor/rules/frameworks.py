@@ -7,6 +7,7 @@ import re
 from .. import knowledge
 from ..findings import Finding, Fix
 from ..probes.libraries import part_kind, role_of, runtime_by_package, soname_parts, trt_runtimes
+from ..shell import quote
 from . import GPU_CAUSES, Check, rule
 from .installs import system_bindings, system_installs
 
@@ -40,7 +41,7 @@ def _pip_command(cuda: str | None, version: str | None, kind: str = "full") -> s
     row = knowledge.load("tensorrt")["pip_installs"].get(cuda or "13")
     if version and cuda:
         front = next(r["install"] for r in trt_runtimes() if r["kind"] == kind).format(cuda=cuda)
-        return f"pip install {TRT_INDEX} {front}=={version} {front}-bindings=={version} {front}-libs=={version}"
+        return f"pip install {TRT_INDEX} " + " ".join(quote(f"{front}{part}=={version}") for part in ("", "-bindings", "-libs"))
     if row is None:
         return f"install a TensorRT built for CUDA {cuda}: no pip build of it is known (see {TRT_PIP_DOCS})"
     return row["command"]
@@ -200,7 +201,7 @@ def _trt_runtime(snap: dict, inst: dict, kind: str) -> list[Finding]:
                 f"{libs_pkg[0]} is installed but holds no {row['library']}",
                 "The -libs package on PyPI is a stub; without NVIDIA's index its real wheel was never downloaded.",
                 [f"{site}/{row['libs']}: {', '.join(rt['libs_files'] if rt else inst.get('libs_files') or []) or 'empty or absent'}"],
-                Fix("Reinstall with NVIDIA's index.", [f"pip uninstall -y {libs_pkg[0]}", _pip_command(cuda, ver, kind)]),
+                Fix("Reinstall with NVIDIA's index.", [f"pip uninstall -y {quote(libs_pkg[0])}", _pip_command(cuda, ver, kind)]),
             )
         )
     out += _bindings_vs_libs(snap, inst, ver, row)
@@ -514,7 +515,7 @@ def _tf_trt_install(linked: str) -> str:
     major = str(linked).split(".")[0]
     if major == "8":
         return "pip install --extra-index-url https://pypi.nvidia.com tensorrt==8.6.1 tensorrt-libs==8.6.1 tensorrt-bindings==8.6.1"
-    return f"install TensorRT {linked} (TF-TRT needs that exact major)"
+    return f"install TensorRT {quote(str(linked))}  # TF-TRT needs that exact major"
 
 
 @rule(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .. import knowledge
 from ..findings import Finding, Fix
+from ..shell import prepend, quote
 from . import Check, rule
 
 TRT_DOCS = "https://docs.nvidia.com/deeplearning/tensorrt/latest/installing-tensorrt/installing.html"
@@ -15,7 +16,6 @@ REINSTALL = {
     "rpm": "sudo dnf reinstall libnvinfer{major} libnvinfer-plugin{major} libnvonnxparsers{major} python3-libnvinfer",
     "conda": "conda install -c conda-forge tensorrt",
     "files": "install TensorRT from NVIDIA's packages (deb/RPM) so that every library of one release is present",
-    "tar": "export LD_LIBRARY_PATH={lib_dir}:$LD_LIBRARY_PATH",
 }
 
 
@@ -34,7 +34,7 @@ def _mm(v: str | None):
 
 def _fix(inst: dict) -> Fix:
     major = (inst.get("version") or "").split(".")[0]
-    cmd = REINSTALL[inst["kind"]].format(major=major, lib_dir=inst.get("lib_dir"))
+    cmd = prepend("LD_LIBRARY_PATH", str(inst.get("lib_dir"))) if inst["kind"] == "tar" else REINSTALL[inst["kind"]].format(major=quote(major) if major else "")
     return Fix(f"Make the {inst['kind']} TensorRT {inst.get('version')} libraries present and found by the loader.", [cmd], links=[TRT_DOCS])
 
 

@@ -8,6 +8,7 @@ from .. import knowledge
 from ..elf import version_key
 from ..findings import Finding, Fix
 from ..probes.libraries import OPTIONAL_ROLES, catalog_entry, role_of, soname_parts
+from ..shell import join, prepend, quote
 from . import TRT_INSTALL_CAUSES, Check, rule
 from .system import no_c_library
 
@@ -35,11 +36,11 @@ def _install_hint(soname: str) -> str:
         row = knowledge.load("tensorrt")["pip_installs"].get(key)
         return row["command"] if row else "install TensorRT " + major
     if stem.startswith("libcudnn"):
-        return f"pip install 'nvidia-cudnn-cu12=={major}.*'" if major in ("8", "9") else f"install cuDNN {major}"
+        return f"pip install {quote(f'nvidia-cudnn-cu12=={major}.*')}" if major in ("8", "9") else f"install cuDNN {quote(major)}"
     if stem == "libcudart":
         cu = major if major != "11" else "11"
         return f"pip install 'nvidia-cuda-runtime-cu{cu}'" if cu in ("11", "12") else "pip install nvidia-cuda-runtime"
-    return f"install the package that provides {soname}"
+    return f"install the package that provides {quote(soname)}"
 
 
 def _major(soname: str) -> str:
@@ -49,7 +50,7 @@ def _major(soname: str) -> str:
 
 def _activation_fix(d: str, snap: dict) -> Fix:
     env = (snap.get("env") or {}).get("vars") or {}
-    cmds = [f'export LD_LIBRARY_PATH="{d}${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}"']
+    cmds = [prepend("LD_LIBRARY_PATH", d)]
     if env.get("CONDA_PREFIX"):
         cmds.append("trtdoctor fix --write-env   # writes $CONDA_PREFIX/etc/conda/activate.d/trtdoctor.sh")
     else:
@@ -105,7 +106,7 @@ def consumer_needs(snap: dict) -> list[Finding]:
                         "The loader matches sonames by exact name: a library of the same release under a shorter name is not found. "
                         "A link with the name asked for, next to it, makes the loader find it (same major, same ABI).",
                         ev + [f"present: {x['path']} ({x.get('version') or '?'}, {x['via']})" for x in same_major],
-                        Fix(f"Link {soname} to {same_major[0]['soname']} in {d}, and put {d} on the loader path.", [f"ln -s {same_major[0]['soname']} {d}/{soname}"] + _activation_fix(d, snap).commands),
+                        Fix(f"Link {soname} to {same_major[0]['soname']} in {d}, and put {d} on the loader path.", [join(["ln", "-s", same_major[0]["soname"], f"{d}/{soname}"])] + _activation_fix(d, snap).commands),
                     )
                 )
             elif others:
@@ -201,7 +202,7 @@ def mixed(snap: dict) -> list[Finding]:
                 + _consumer_copies(snap, soname)
                 + "Mixed copies in one process cause symbol and version errors: the first one loaded wins for everything loaded after it.",
                 ev,
-                Fix(f"Keep one version (e.g. {vs[-1]}) or make sure each environment only sees its own.", ["trtdoctor check --explain " + soname]),
+                Fix(f"Keep one version (e.g. {vs[-1]}) or make sure each environment only sees its own.", ["trtdoctor check --explain " + quote(soname)]),
             )
         )
     return out
@@ -224,7 +225,7 @@ def broken(snap: dict) -> list[Finding]:
                         f"{c['path']} is not a loadable library: {c['elf_error']}",
                         ("The loader stops at this file with that error." if wins else "A copy that cannot load.") + hint,
                         [f"{c['path']} ({c.get('size')} bytes, {c['via']})"],
-                        Fix("Reinstall the package that owns it, or start the container with --gpus all / the NVIDIA runtime.", [f"ls -l {c['path']}"]),
+                        Fix("Reinstall the package that owns it, or start the container with --gpus all / the NVIDIA runtime.", [f"ls -l {quote(c['path'])}"]),
                     )
                 )
     return out
@@ -247,7 +248,7 @@ def unresolved(snap: dict) -> list[Finding]:
                     f"{soname} ({lib['resolved']}) needs {', '.join(miss)}: not found",
                     "ldd would print 'not found': loading it fails.",
                     [f"{n} => not found" for n in miss],
-                    Fix("Install the missing libraries or add their directory to the search path.", [f"ldd {lib['resolved']}"] + [_install_hint(n) for n in miss if catalog_entry(n)]),
+                    Fix("Install the missing libraries or add their directory to the search path.", [f"ldd {quote(lib['resolved'])}"] + [_install_hint(n) for n in miss if catalog_entry(n)]),
                 )
             )
     return out
@@ -309,7 +310,7 @@ def _version_finding(g: dict, sonames: list[str]) -> Finding:
         f"{g['object']} needs {need} from {g['file']}; {g['provider']} does not define it",
         error + " The copy of that library the loader gives is older than the one it was built against.",
         ev,
-        Fix(f"Make the loader give a {g['file']} that defines {need} (the one it was built with).", [f"trtdoctor check --explain {g['file']}"]),
+        Fix(f"Make the loader give a {g['file']} that defines {need} (the one it was built with).", [f"trtdoctor check --explain {quote(g['file'])}"]),
     )
 
 
@@ -392,7 +393,7 @@ def cudnn_build(snap: dict) -> list[Finding]:
                     f"cuDNN {got} is older than the {built} TensorFlow {inst['version']} was built with",
                     "TF logs 'Loaded runtime CuDNN library: X but source was compiled with: Y' and refuses cuDNN ops.",
                     [f"{lib.get('resolved')}: {got}", f"built with cuDNN {built} ({source})"],
-                    Fix(f"Install cuDNN ≥ {built}.", [f"pip install 'nvidia-cudnn-cu12>={built}'"]),
+                    Fix(f"Install cuDNN ≥ {built}.", [f"pip install {quote(f'nvidia-cudnn-cu12>={built}')}"]),
                 )
             )
     return out
@@ -463,7 +464,7 @@ def live(snap: dict) -> list[Finding]:
                     f"dlopen({soname}) fails: {lv['error']}",
                     "The file is found, but the real loader cannot load it (a dependency or symbol version is missing).",
                     [f"model: {lib.get('resolved')} via {lib.get('via')}", f"dlerror: {lv['error']}"],
-                    Fix("See the other library findings; `ldd` shows the missing piece.", [f"ldd {lib.get('resolved')}"]),
+                    Fix("See the other library findings; `ldd` shows the missing piece.", [f"ldd {quote(str(lib.get('resolved')))}"]),
                 )
             )
         elif lib.get("live_agrees") is False:

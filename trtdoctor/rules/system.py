@@ -6,6 +6,7 @@ import re
 
 from .. import knowledge
 from ..findings import Finding, Fix
+from ..shell import comment, export, prepend, quote
 from . import DRIVER_CAUSES, Check, rule
 
 CUDA_COMPAT = "https://docs.nvidia.com/deploy/cuda-compatibility/"
@@ -338,7 +339,7 @@ def ld_library_path(snap: dict) -> list[Finding]:
     empty = [i for i, e in enumerate(entries) if not e["path"]]
     dups = sorted({p for p in paths if p and paths.count(p) > 1})
     clean = ":".join(dict.fromkeys(p for p in paths if p and p not in missing))
-    fix = Fix("Set LD_LIBRARY_PATH to existing directories, once each.", [f"export LD_LIBRARY_PATH={clean}" if clean else "unset LD_LIBRARY_PATH"], env={"LD_LIBRARY_PATH": clean})
+    fix = Fix("Set LD_LIBRARY_PATH to existing directories, once each.", [export("LD_LIBRARY_PATH", clean) if clean else "unset LD_LIBRARY_PATH"], env={"LD_LIBRARY_PATH": clean})
     if missing:
         out.append(
             Finding(
@@ -514,9 +515,9 @@ def python_shadowed(snap: dict) -> list[Finding]:
                 continue
             seen.add(key)
             fix_cmds = (
-                [f"export PYTHONPATH=...  # without {w['site_packages']}"]
+                [f"export PYTHONPATH=...  # without {comment(w['site_packages'])}"]
                 if w["source"] == "PYTHONPATH"
-                else [f"{it.get('python') or 'python'} -m pip uninstall {w['package']}  # if the copy in {w['site_packages']} is the stale one"]
+                else [f"{quote(it.get('python') or 'python')} -m pip uninstall {quote(w['package'])}  # if the copy in {comment(w['site_packages'])} is the stale one"]
             )
             out.append(
                 Finding(
@@ -562,7 +563,7 @@ def toolkit_pointers(snap: dict) -> list[Finding]:
                     f"{p['name']}={p['value']} does not exist",
                     "Builds that read it (torch cpp_extension, CMake, setup.py of TensorRT plugins) fail with 'nvcc not found' or pick no CUDA headers.",
                     [f"{p['name']}={p['value']}: absent", f"toolkits here: {', '.join(others) or 'none'}"],
-                    Fix(f"Point {p['name']} at an installed toolkit, or unset it.", [f"export {p['name']}={cuda['toolkits'][0]['path']}" if cuda.get("toolkits") else f"unset {p['name']}"]),
+                    Fix(f"Point {p['name']} at an installed toolkit, or unset it.", [export(p["name"], cuda["toolkits"][0]["path"]) if cuda.get("toolkits") else f"unset {p['name']}"]),
                 )
             )
     known = [(p, knowledge.major_minor(p["version"])) for p in ptrs if p["exists"] and p.get("version")]
@@ -576,7 +577,7 @@ def toolkit_pointers(snap: dict) -> list[Finding]:
                 "nvcc on PATH and CUDA_HOME/CUDA_PATH lead to different CUDA versions: " + ", ".join(f"{p['name']} → {p['version']}" for p, _ in known),
                 "A build compiles with one CUDA's nvcc and includes or links another's headers and libraries: kernels and plugins fail to build or to load.",
                 [f"{p['name']}={p['value']} → {p['toolkit']} (CUDA {p['version']})" for p, _ in known],
-                Fix("Make PATH's nvcc and CUDA_HOME name one toolkit.", [f"export CUDA_HOME={known[0][0]['toolkit']}", f"export PATH={known[0][0]['toolkit']}/bin:$PATH"]),
+                Fix("Make PATH's nvcc and CUDA_HOME name one toolkit.", [export("CUDA_HOME", known[0][0]["toolkit"]), prepend("PATH", f"{known[0][0]['toolkit']}/bin")]),
             )
         )
     return out

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .. import knowledge
 from ..findings import Finding, Fix
+from ..shell import quote
 from ..subproc import run_python_json
 from ..userfile import Refused, read_capped
 
@@ -224,7 +225,7 @@ def _sidecar_checks(engine: Path, meta: dict, snapshot: dict, des: Deserialized,
                 title,
                 f"Serialized engines load only in the {product} version that built them (unless built version-compatible).",
                 [f"{engine}: built with {backend} {built}"] + [f"here: {w}" for w in here.values()],
-                Fix("Rebuild the engine here.", [f"trtdoctor smoke --backend {backend} --precision {_text(meta.get('precision')) or 'fp16'}"]),
+                Fix("Rebuild the engine here.", [f"trtdoctor smoke --backend {quote(backend)} --precision {quote(_text(meta.get('precision')) or 'fp16')}"]),
             )
         )
     if "gpus" not in snapshot:
