@@ -12,8 +12,9 @@ INSTALLERS = ("pip ", "pip3 ", "python -m pip ", "python3 -m pip ", "conda ", "m
 @dataclass
 class Fix:
     """How to fix a finding. ``kind`` says what sort of step it is; left out, it follows from
-    the fields (so rules need not spell it): only package installs -> install, other commands
-    -> command, only env -> environment, neither -> manual (a person must do it)."""
+    the fields (so rules need not spell it): env -> environment (its commands show the same by
+    hand), else only package installs -> install, other commands -> command, neither -> manual
+    (a person must do it)."""
 
     summary: str
     commands: list[str] = field(default_factory=list)
@@ -29,9 +30,11 @@ class Fix:
 
 
 def default_kind(commands: list[str], env: dict) -> str:
+    if env:
+        return "environment"
     if commands:
         return "install" if all(c.startswith(INSTALLERS) for c in commands) else "command"
-    return "environment" if env else "manual"
+    return "manual"
 
 
 @dataclass
