@@ -56,8 +56,8 @@ def apply_lines(env: dict, fam: str) -> list[str]:
 def _prepend(var: str, d: str, fam: str) -> list[str]:
     """``d`` before the old value, once, without a trailing ':' when the old value was empty."""
     if fam == "fish":
-        q = fish_quote(d)
-        return [f"contains -- {q} ${var}; or set -gx --prepend {var} {q}"]
+        q = fish_quote(d)  # an empty value is one empty element to fish: replaced, or it would leave a ':'
+        return [f'if test -z "${var}"; set -gx {var} {q}; else if not contains -- {q} ${var}; set -gx --prepend {var} {q}; end']
     if fam == "csh":
         q = csh_quote(d)
         return [

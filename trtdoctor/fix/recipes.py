@@ -149,8 +149,9 @@ def write(texts: dict[str, str], out: Path, force: bool = False) -> list[str]:
     from . import files as safe
     from .writers import Change, WritePlan
 
-    if out.exists() and not out.is_dir():
-        raise RecipeError(f"--out {out} is a file, not a folder: name a folder (it is created if missing)")
+    there = next(d for d in (out.absolute(), *out.absolute().parents) if d.exists())
+    if not there.is_dir():
+        raise RecipeError(f"--out {out}: {there} is a file, not a folder: name a folder (it is created if missing)")
     safe.refuse_kernel_fs(out)
     changes = []
     for name, text in texts.items():
