@@ -22,7 +22,7 @@ from conftest import REPO, run_cli, saved_report
 from trtdoctor.fix import files
 from trtdoctor.fix.blocks import BEGIN
 
-HOSTILE_DIR = "/opt/my env/it's \"q\" $HOME `touch PWNED` $(touch PWNED) !x *.so [a] ~ trailing\\"
+HOSTILE_DIR = '/opt/my env/it\'s "q" $HOME `touch PWNED` $(touch PWNED) !x *.so [a] ~ trailing\\'
 HOSTILE_VALUE = "a'b\"c $HOME `touch PWNED` $(touch PWNED) !x ; touch PWNED \\"
 POSIX = ("bash", "zsh", "sh")
 
@@ -81,7 +81,7 @@ def apply_command(stdout: str) -> str:
 @pytest.mark.parametrize("shell", [installed(s) for s in (*POSIX, "fish", "csh", "tcsh")])
 def test_a_shell_file_for_each_shell_applies_hostile_values_exactly(tmp_path, shell):
     rep = report(tmp_path, {"LD_LIBRARY_PATH": f"{HOSTILE_DIR}:$LD_LIBRARY_PATH", "TRT_NOTE": HOSTILE_VALUE})
-    folder = tmp_path / "it's a \"dir\" $HOME `x` !y"
+    folder = tmp_path / 'it\'s a "dir" $HOME `x` !y'
     folder.mkdir()
     f = folder / "env file"
     res = fix(rep, "--write-env", "--shell-file", str(f), "--shell", "bash" if shell == "sh" else shell)
@@ -318,3 +318,10 @@ def test_a_fix_kind_in_the_report_is_used_not_guessed(tmp_path):
 @pytest.mark.parametrize("args", [["--format", "yaml"], ["--python", "banana"], ["--stack", "tf"], ["--shell", "ksh"]])
 def test_unknown_option_values_are_usage_errors(tmp_path, args):
     refused(fix(report(tmp_path, {"TRT_A": "1"}), *args), args[0])
+
+
+def test_help_has_examples_and_the_areas():
+    top = run_cli("--help")
+    assert top.returncode == 0 and "examples:" in top.stdout and "areas: os, driver" in top.stdout and "trtdoctor[smoke]" in top.stdout
+    f = run_cli("fix", "--help")
+    assert "--shell tcsh" in f.stdout and "{bash,zsh,fish,csh,tcsh}" in f.stdout

@@ -37,6 +37,26 @@ areas: {AREAS_HELP}
 exit codes: 0 no errors; 1 errors, or areas that could not be checked (--strict: warnings too); 2 usage"""
 
 
+TOP_EXAMPLES = f"""examples:
+  trtdoctor check                          what is wrong with this machine's TensorRT stack?
+  trtdoctor fix                            the ordered plan to fix it
+  trtdoctor fix --write-env                write its environment part (venv, conda or a shell file)
+  trtdoctor fix --recipe docker            a known-good stack for this driver and GPU
+  trtdoctor smoke --precision fp16         prove it works (needs: pip install 'trtdoctor[smoke]')
+
+areas: {AREAS_HELP}
+Each command has its own --help."""
+
+FIX_EXAMPLES = """examples:
+  trtdoctor fix                                   the plan (--format json|markdown)
+  trtdoctor fix --write-env --dry-run             show what would be written
+  trtdoctor fix --write-env                       into the active venv (activate, .fish, .csh) or conda env
+  trtdoctor fix --write-env --shell tcsh --shell-file ~/trt.csh
+  trtdoctor fix --undo                            take it out again
+  trtdoctor fix --recipe docker                   into ./trt-<stack>-cu<N>-docker (never over your files)
+  trtdoctor fix --recipe pip --out ./stack --force"""
+
+
 class Parser(argparse.ArgumentParser):
     """Usage mistakes are one line on stderr and exit 2, like every expected failure."""
 
@@ -82,7 +102,7 @@ def _target_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> Parser:
-    top = Parser(prog="trtdoctor", description="Find out why TensorRT does not work here, and fix it.")
+    top = Parser(prog="trtdoctor", description="Find out why TensorRT does not work here, and fix it.", epilog=TOP_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     top.add_argument("--version", action="version", version=f"trtdoctor {__version__}")
     sub = top.add_subparsers(dest="command", metavar="{check,fix,smoke}", parser_class=Parser)
     fmt = argparse.RawDescriptionHelpFormatter
@@ -106,7 +126,7 @@ def build_parser() -> Parser:
         "fix",
         help="an ordered plan for the findings; --write-env applies its environment part",
         description="Turn the findings into an ordered plan; --write-env applies its environment part.",
-        epilog="examples:\n  trtdoctor fix\n  trtdoctor fix --write-env --dry-run\n  trtdoctor fix --recipe docker --out ./trt-stack",
+        epilog=FIX_EXAMPLES,
         formatter_class=fmt,
     )
     f.add_argument("--format", "-f", choices=("text", "json", "markdown"), default="text", help="json: the plan as data (schema trtdoctor.plan/1); markdown: ready to paste")

@@ -120,9 +120,7 @@ def _csh_venv(env: dict) -> list[str]:
     for v in names(env):
         out += [f"if ( ! $?{OLD}{v} ) then", f"    if ( $?{v} ) then", f'        set {OLD}{v} = "${v}:q"', "    else", f"        set {OLD}{v} = {UNSET}", "    endif", "endif"]
     out += apply_lines(env, "csh")
-    restore = "; ".join(
-        f'test $?{OLD}{v} != 0 && test "${OLD}{v}:q" = {UNSET} && unsetenv {v}; test $?{OLD}{v} != 0 && test "${OLD}{v}:q" != {UNSET} && setenv {v} "${OLD}{v}:q"; unset {OLD}{v}' for v in names(env)
-    )
+    restore = "; ".join(f'test $?{OLD}{v} != 0 && test "${OLD}{v}:q" = {UNSET} && unsetenv {v}; test $?{OLD}{v} != 0 && test "${OLD}{v}:q" != {UNSET} && setenv {v} "${OLD}{v}:q"; unset {OLD}{v}' for v in names(env))
     return [
         *out,
         f"alias _trtdoctor_restore '{restore}'",

@@ -153,7 +153,7 @@ def plan_writes(env: dict, judged_env: dict, *, sh: str = "bash", shell_file: st
         if root is not None and not shell_file:
             raise FixError(f"the judged environment has no CONDA_PREFIX or VIRTUAL_ENV inside --root {root}: name the file to write with --shell-file")
         # --shell-file is a path here, as the user typed it (like --out); only the judged env's paths are inside --root
-        path = Path(shell_file or f"trtdoctor-env.{ {'fish': 'fish', 'csh': 'csh'}.get(dialects.family(sh), 'sh')}").absolute()
+        path = Path(shell_file or f"trtdoctor-env.{ {'fish': 'fish', 'csh': 'csh'}.get(dialects.family(sh), 'sh') }").absolute()
         wp.changes.append(_change(path, [] if undo else activate_lines(env, sh), undo))
         return Where("shell file", apply_command(sh, path)), wp
     if conda:
