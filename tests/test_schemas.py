@@ -201,7 +201,7 @@ def test_plan_validates(rich_report, tmp_path):
     assert res.returncode == 0, res.stderr
     plan = json.loads(res.stdout)
     assert_valid(PLAN, plan)
-    assert {s["kind"] for s in plan["steps"]} == {"install", "env", "manual"}
+    assert {s["kind"] for s in plan["steps"]} == {"install", "env", "command"}
 
 
 @needs_cc
