@@ -6,6 +6,7 @@ must be on a file system the nodes share, like the interpreter they run.
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -84,6 +85,8 @@ def run(r: Request) -> dict:
     """Run srun, then summarise: every node with a report file, every expected node without one."""
     if r.nodes is None and not r.nodelist:
         raise UsageError("fleet slurm needs --nodes N or --nodelist LIST")
+    if not shutil.which("srun"):
+        raise UsageError("could not start srun: it is not on PATH (is this a Slurm login node?)")
     out = _fresh_dir(r.out)
     r.out = out
     argv = srun_argv(r)
