@@ -176,6 +176,8 @@ def test_fleet_slurm_two_alike_nodes_pass(cluster, tmp_path):
     assert {n["host"] for n in doc["nodes"]} == {"fleet1", "fleet2"}
     text = run_cli("fleet", "summary", str(tmp_path / "r")).stdout
     assert "Fleet: 2 nodes, 2 answered; 0 differ from the majority" in text
+    res = run_cli("fleet", "slurm", "--nodelist", "fleet[1-2]", "--out", str(tmp_path / "t"), "--install", str(REPO), env=env)
+    assert f"Reports in {tmp_path / 't'}" in res.stdout and "Fleet: 2 nodes, 2 answered" in res.stdout
 
 
 def test_fleet_slurm_refuses_a_directory_with_files(cluster, tmp_path):

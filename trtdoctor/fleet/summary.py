@@ -227,5 +227,8 @@ def text(doc: dict) -> str:
     missing = [n for n in doc["nodes"] if n["status"] == "no report"]
     if missing:
         lines += ["", "Without a report:"] + [f"  {n['name']}: {n['reason']}" for n in missing]
+    run = doc.get("run")
+    if run:
+        lines += ["", f"Reports in {run['out']}" + (f"; srun: {run['error']}" if run["error"] else "")]
     lines += ["", f"{s['failing']} of {s['nodes']} nodes failing (errors, areas not checked, or no report)"]
     return shown(lines)
