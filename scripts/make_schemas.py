@@ -47,6 +47,7 @@ DOCUMENTS = {
     "report-1.json": (snapshot.Report, "trtdoctor.report/1"),
     "plan-1.json": (snapshot.Plan, "trtdoctor.plan/1"),
     "smoke-1.json": (snapshot.SmokeReport, "trtdoctor.smoke/1"),
+    "fleet-1.json": (snapshot.FleetReport, "trtdoctor.fleet/1"),
 }
 PRIMITIVES = {str: "string", int: "integer", float: "number", bool: "boolean", type(None): "null"}
 # Keywords that only constrain one JSON type, so members carrying them can share a "type" list.

@@ -34,7 +34,7 @@ def test_json_mode_prints_only_the_object_and_from_round_trips(tree, tmp_path):
     res = run_cli("check", "--json", "--root", str(tree.root), "--env", "CUDA_VISIBLE_DEVICES=")
     assert res.returncode == 1
     rep = json.loads(res.stdout)  # nothing else on stdout
-    assert set(rep) == {"schema", "tool", "target", "summary", "areas", "snapshot", "findings"}
+    assert set(rep) == {"schema", "tool", "target", "summary", "areas", "snapshot", "findings", "provenance"}
     # no VIRTUAL_ENV: the pip cuDNN is not judged; TensorRT is not installed (a warning)
     assert rep["summary"] == {"status": "error", "errors": 1, "warnings": 1, "incomplete": 0, "could_not_check": []}
     for f in rep["findings"]:

@@ -1,4 +1,4 @@
-"""The command line: ``trtdoctor check``, ``fix`` and ``smoke``.
+"""The command line: ``trtdoctor check``, ``fix``, ``smoke`` and ``fleet``.
 
 Written with argparse rather than typer/click: the core must start fast (a static check
 has 0.2 s in all), and typer ≥ 0.29 imports pydantic and asyncio while parsing (about
@@ -104,7 +104,7 @@ def _target_options(p: argparse.ArgumentParser) -> None:
 def build_parser() -> Parser:
     top = Parser(prog="trtdoctor", description="Find out why TensorRT does not work here, and fix it.", epilog=TOP_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     top.add_argument("--version", action="version", version=f"trtdoctor {__version__}")
-    sub = top.add_subparsers(dest="command", metavar="{check,fix,smoke}", parser_class=Parser)
+    sub = top.add_subparsers(dest="command", metavar="{check,fix,smoke,fleet}", parser_class=Parser)
     fmt = argparse.RawDescriptionHelpFormatter
 
     c = sub.add_parser("check", help="diagnose the GPU / CUDA / cuDNN / TensorRT stack", description="Diagnose the GPU / CUDA / cuDNN / TensorRT stack.", epilog=CHECK_EXAMPLES, formatter_class=fmt)
@@ -167,7 +167,95 @@ def build_parser() -> Parser:
     s.add_argument("--from", dest="from_", metavar="REPORT", help="preflight from a saved report instead of a fresh check")
     s.add_argument("--timeout", type=seconds, default=10.0, metavar="SECONDS")
     s.set_defaults(handler=cmd_smoke)
+    _fleet_parser(sub, fmt)
     return top
+
+
+FLEET_EXAMPLES = """examples:
+  trtdoctor fleet slurm --nodes 16 --partition gpu --python /shared/venv/bin/python
+  trtdoctor fleet slurm --nodelist 'node[01-16]' --out /shared/fleet -- --account=ml
+  trtdoctor fleet k8s --image registry.example.com/trtdoctor:latest --nodes 8 > fleet.yaml
+  trtdoctor fleet summary reports/          (or report files; --format json: trtdoctor.fleet/1)
+
+exit codes: 0 every node passed; 1 a node has errors, areas not checked, or no report; 2 usage"""
+
+
+def _fleet_parser(sub, fmt) -> None:
+    fl = sub.add_parser(
+        "fleet",
+        help="check every GPU node of a Slurm or Kubernetes cluster and name the odd ones",
+        description="Check every GPU node of a cluster and name the nodes that differ.",
+        epilog=FLEET_EXAMPLES,
+        formatter_class=fmt,
+    )
+    how = fl.add_subparsers(dest="fleet_command", metavar="{slurm,k8s,summary}", parser_class=Parser, required=True)
+    sm = how.add_parser("summary", help="the majority configuration and every node that differs")
+    sm.add_argument("paths", nargs="+", metavar="FILE|DIR", help="reports, or directories of *.json reports")
+    sm.add_argument("--format", "-f", choices=("text", "json"), default="text", help="json: schema trtdoctor.fleet/1")
+    sl = how.add_parser("slurm", help="run the check once per node through srun, then summarise", epilog="Arguments after -- go to srun as they are.")
+    sl.add_argument("--nodes", type=count(1), metavar="N")
+    sl.add_argument("--partition", metavar="NAME")
+    sl.add_argument("--nodelist", metavar="LIST", help="Slurm node list, e.g. node[01-16]")
+    sl.add_argument("--time", metavar="LIMIT", help="srun --time (the job's limit)")
+    sl.add_argument("--python", default=sys.executable, metavar="PATH", help=f"the interpreter the nodes run, with trtdoctor importable (default {sys.executable})")
+    sl.add_argument("--install", metavar="DIR", help="put this trtdoctor checkout or install first on the nodes' PYTHONPATH")
+    sl.add_argument("--out", type=Path, metavar="DIR", help="a new directory on a shared file system for <node>.json and <node>.err (default ./trtdoctor-fleet-<time>)")
+    sl.add_argument("--timeout", type=seconds, default=120.0, metavar="SECONDS", help="the most each node's check may take (default 120)")
+    sl.add_argument("--queue-wait", type=seconds, default=300.0, metavar="SECONDS", help="the most srun may wait for the nodes (default 300)")
+    sl.add_argument("--format", "-f", choices=("text", "json"), default="text")
+    sl.add_argument("srun_args", nargs="*", metavar="-- SRUN_ARG", help="more srun arguments")
+    k8 = how.add_parser("k8s", help="write a Job or DaemonSet manifest that runs the check on GPU nodes")
+    k8.add_argument("--image", required=True, help="the image built from trtdoctor's Dockerfile, where the nodes can pull it")
+    k8.add_argument("--kind", choices=("job", "daemonset"), default="job", help="job: one pod on each of --nodes nodes; daemonset: every matching node")
+    k8.add_argument("--nodes", type=count(1), metavar="N", help="with --kind job: how many nodes")
+    k8.add_argument("--name", default="trtdoctor-fleet", help="the object's name and app label")
+    k8.add_argument("--namespace", metavar="NS")
+    k8.add_argument("--node-selector", action="append", default=[], metavar="KEY=VALUE", help="(repeatable; default nvidia.com/gpu.present=true)")
+    k8.add_argument("--gpus", type=count(0), default=1, help="nvidia.com/gpu limit of the check (default 1)")
+    k8.add_argument("--timeout", type=seconds, default=120.0, metavar="SECONDS", help="the most each node's check may take (default 120)")
+    k8.add_argument("--out", type=Path, metavar="FILE", help="write a new file instead of stdout")
+    fl.set_defaults(handler=cmd_fleet)
+
+
+def cmd_fleet(a: argparse.Namespace) -> int:
+    from .fleet import summary
+
+    if a.fleet_command == "k8s":
+        return _fleet_k8s(a)
+    if a.fleet_command == "slurm":
+        from .fleet import slurm
+
+        req = slurm.Request(
+            out=a.out or slurm.default_out(), python=a.python, nodes=a.nodes, partition=a.partition, nodelist=a.nodelist, time=a.time, install=a.install, timeout=a.timeout, queue_wait=a.queue_wait, extra=a.srun_args
+        )
+        doc = slurm.run(req)
+    else:
+        doc = summary.summarize_paths(a.paths)
+    out(json_text(doc) if a.format == "json" else summary.text(doc))
+    return summary.exit_code(doc)
+
+
+def _fleet_k8s(a: argparse.Namespace) -> int:
+    from .fleet import k8s
+
+    if (a.kind == "job") != (a.nodes is not None):
+        raise UsageError("--nodes N goes with --kind job (a DaemonSet runs on every matching node)")
+    if not k8s.DNS_LABEL.match(a.name):
+        raise UsageError(f"--name {a.name[:40]!r} is not a Kubernetes name (lower-case letters, digits and '-', at most 63)")
+    selector = dict(kv.split("=", 1) for kv in a.node_selector if "=" in kv)
+    if len(selector) != len(a.node_selector):
+        raise UsageError("--node-selector takes KEY=VALUE")
+    text = k8s.manifest(a.kind, a.name, a.image, nodes=a.nodes, selector=selector, gpus=a.gpus, timeout=a.timeout, namespace=a.namespace)
+    if a.out is None:
+        out(text, end="")
+        return 0
+    try:
+        with open(a.out, "x", encoding="utf-8") as fh:  # a new file only: never one we did not create
+            fh.write(text)
+    except OSError as exc:
+        raise UsageError(f"--out {a.out}: {exc.strerror}") from None
+    out(f"wrote {a.out}")
+    return 0
 
 
 def out(text: str = "", end: str = "\n") -> None:
@@ -263,7 +351,7 @@ def _judge_engine(a: argparse.Namespace, rep: dict, findings: list, target: Targ
     findings = findings + extra
     could_not_check = rep["summary"]["could_not_check"]
     areas = verdicts(rep["snapshot"], findings, could_not_check, list(rep["areas"]))
-    rep = report.build(rep["snapshot"], findings, rep["target"], areas)
+    rep = report.build(rep["snapshot"], findings, rep["target"], areas, rep.get("provenance"))
     rep["engine"] = verdict
     return rep, findings
 

@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import reprlib
+import socket
+from datetime import datetime, timezone
 from pathlib import Path
 
 from . import __version__
 from .findings import Finding, Fix, summarize
 from .redact import mask_tree
-from .target import UsageError
+from .target import Target, UsageError
 from .userfile import Refused, read_capped
 
 SCHEMA = "trtdoctor.report/1"
 
 
-def build(snapshot: dict, findings: list[Finding], target: dict, areas: dict | None = None) -> dict:
+def build(snapshot: dict, findings: list[Finding], target: dict, areas: dict | None = None, provenance: dict | None = None) -> dict:
     """The report, credentials masked throughout (see redact.py): JSON, text and Markdown all
-    come from it. ``areas`` holds one verdict per area shown (see areas.py).
+    come from it. ``areas`` holds one verdict per area shown (see areas.py); ``provenance``
+    (see ``provenance``) is left out when unknown, as in a re-check of an older report.
 
     The findings are masked in place too, since the text renderer reads them rather than the report."""
     snap = {k: v for k, v in snapshot.items() if not k.startswith("_")}
@@ -27,17 +31,35 @@ def build(snapshot: dict, findings: list[Finding], target: dict, areas: dict | N
         mask_finding(f)
     areas = areas or {}
     could_not_check = [{"area": a, "reason": v["reason"]} for a, v in areas.items() if "reason" in v]
-    return mask_tree(
-        {
-            "schema": SCHEMA,
-            "tool": {"name": "trtdoctor", "version": __version__},
-            "target": target,
-            "summary": summarize(findings, could_not_check),
-            "areas": areas,
-            "snapshot": snap,
-            "findings": [f.to_dict() for f in findings],
-        }
-    )
+    rep = {
+        "schema": SCHEMA,
+        "tool": {"name": "trtdoctor", "version": __version__},
+        "target": target,
+        "summary": summarize(findings, could_not_check),
+        "areas": areas,
+        "snapshot": snap,
+        "findings": [f.to_dict() for f in findings],
+    }
+    if provenance:
+        rep["provenance"] = provenance
+    return mask_tree(rep)
+
+
+HOST_VAR = "TRTDOCTOR_HOST_NAME"  # a scheduler's name for the node (a pod's own host name is the pod's)
+HOST_MAX = 253  # the longest DNS name
+
+
+def provenance(target: Target) -> dict:
+    """Where and when the facts were collected, so a fleet of saved reports can be told apart:
+    static mode names the judged root (its /etc/hostname), never the machine reading it."""
+    if target.live:
+        named = os.environ.get(HOST_VAR, "").strip()
+        host, source = (named, HOST_VAR) if named else (socket.gethostname(), "gethostname")
+    else:
+        lines = (target.read_text("/etc/hostname") or "").strip().splitlines()
+        host, source = (lines[0].strip() if lines else ""), "/etc/hostname"
+    created = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return {"host": host[:HOST_MAX] or None, "host_from": source, "created": created}
 
 
 def mask_finding(f: Finding) -> None:

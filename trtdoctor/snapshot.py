@@ -937,6 +937,7 @@ class Report(_ReportBase, total=False):
     listed here: /1 may add keys, never remove or rename one."""
 
     undecodable: Undecodable
+    provenance: Provenance
 
 
 # --- the fix plan ----------------------------------------------------------------------
@@ -1116,4 +1117,122 @@ class SmokeReport(_SmokeReportBase, total=False):
     build: SmokeBuild
     validation: SmokeValidation
     benchmark: SmokeBenchmark
+    undecodable: Undecodable
+
+
+# --- provenance and the fleet summary (trtdoctor fleet) -----------------------------------
+
+
+class Provenance(TypedDict):
+    """Where and when the facts were collected (the trtdoctor version is ``tool.version``).
+    ``host``: static mode, the judged root's /etc/hostname (null without one); live mode,
+    $TRTDOCTOR_HOST_NAME when set (a scheduler's name for the node), else the kernel's host
+    name; ``host_from`` says which. ``created``: the UTC time of the check. A re-check of a
+    saved report (``--from``) keeps the saved provenance."""
+
+    host: Optional[str]
+    host_from: Literal["/etc/hostname", "TRTDOCTOR_HOST_NAME", "gethostname"]
+    created: Annotated[str, JSONSchema(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$")]
+
+
+class FleetValue(TypedDict):
+    """One value of a fact (null: absent on those nodes) and the nodes that have it."""
+
+    value: Optional[str]
+    nodes: List[str]
+
+
+class FleetFact(TypedDict):
+    """One fact across the answering nodes: ``majority`` is its most common value, ``values``
+    every value seen, most common first."""
+
+    fact: str
+    label: str
+    majority: Optional[str]
+    values: List[FleetValue]
+
+
+class FleetFinding(TypedDict):
+    """An error or warning finding id and the nodes whose reports have it."""
+
+    id: str
+    severity: Literal["error", "warning"]
+    title: str
+    nodes: List[str]
+
+
+class FleetChange(TypedDict):
+    value: Optional[str]
+    majority: Optional[str]
+
+
+class FleetDifference(TypedDict):
+    """Nodes that differ from the majority in the same way: the ``facts`` that differ, the
+    finding ids they have that most nodes lack (``extra_findings``) and those most nodes
+    have that they lack (``missing_findings``)."""
+
+    nodes: List[str]
+    facts: Dict[str, FleetChange]
+    extra_findings: List[str]
+    missing_findings: List[str]
+
+
+class _FleetNodeBase(TypedDict):
+    name: str
+    file: str
+    status: Literal["ok", "warning", "error", "no report"]
+
+
+class FleetNode(_FleetNodeBase, total=False):
+    """One node. ``name`` is its report's provenance host, else the file's name;
+    ``reason`` says why a node has ``no report``; ``findings`` are its error and warning ids."""
+
+    host: Optional[str]
+    created: str
+    errors: int
+    warnings: int
+    incomplete: int
+    facts: Dict[str, Optional[str]]
+    findings: List[str]
+    reason: str
+
+
+class FleetSummary(TypedDict):
+    """Counts: every node, those with a report, those without, those whose check would exit 1
+    (errors or areas not checked), and those that differ from the majority."""
+
+    nodes: int
+    answered: int
+    no_report: int
+    failing: int
+    differing: int
+
+
+class FleetRun(TypedDict):
+    """How ``fleet slurm`` ran: the ``command``, where the reports went, srun's exit status
+    (null: it did not finish) and its last words."""
+
+    scheduler: Literal["slurm"]
+    command: List[str]
+    out: str
+    returncode: Optional[int]
+    error: Optional[str]
+
+
+class _FleetReportBase(TypedDict):
+    schema: Literal["trtdoctor.fleet/1"]
+    tool: Tool
+    summary: FleetSummary
+    majority: Dict[str, Optional[str]]
+    facts: List[FleetFact]
+    findings: List[FleetFinding]
+    differences: List[FleetDifference]
+    nodes: List[FleetNode]
+
+
+class FleetReport(_FleetReportBase, total=False):
+    """A fleet summary (``trtdoctor fleet summary --format json``): the majority configuration,
+    the facts and findings by node, and the groups of nodes that differ."""
+
+    run: FleetRun
     undecodable: Undecodable
