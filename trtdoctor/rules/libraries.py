@@ -7,6 +7,7 @@ import os
 from .. import knowledge
 from ..elf import version_key
 from ..findings import Finding, Fix
+from ..fix import recipes
 from ..probes.libraries import OPTIONAL_ROLES, catalog_entry, role_of, soname_parts
 from ..shell import join, prepend, quote
 from . import TRT_INSTALL_CAUSES, Check, rule
@@ -27,20 +28,30 @@ def _all_copies(snap: dict, stem: str) -> list[dict]:
 
 
 def _install_hint(soname: str) -> str:
+    """A pinned pip install of the package that ships a soname, from the knowledge base."""
     stem, ver = soname_parts(soname) or (soname, "")
     major = ver.split(".")[0]
     if stem.startswith(("libnvinfer", "libnvonnxparser")):
-        if major == "8":
-            return "pip install --extra-index-url https://pypi.nvidia.com tensorrt==8.6.1 tensorrt-libs==8.6.1 tensorrt-bindings==8.6.1"
-        key = "trt11" if major == "11" else "12"  # the CUDA 13 build of TensorRT 11 (cu12 builds exist too: kb/tensorrt.yaml)
-        row = knowledge.load("tensorrt")["pip_installs"].get(key)
-        return row["command"] if row else "install TensorRT " + major
-    if stem.startswith("libcudnn"):
-        return f"pip install {quote(f'nvidia-cudnn-cu12=={major}.*')}" if major in ("8", "9") else f"install cuDNN {quote(major)}"
-    if stem == "libcudart":
-        cu = major if major != "11" else "11"
-        return f"pip install 'nvidia-cuda-runtime-cu{cu}'" if cu in ("11", "12") else "pip install nvidia-cuda-runtime"
+        rows = knowledge.pip_installs(trt_major=int(major)) if major.isdigit() else []
+        return recipes.pip_install_command(rows[0]["tensorrt"], rows[0]["cuda"]) if rows else f"install TensorRT {quote(major)}"
+    entry = catalog_entry(soname) or {}
+    pkg = _pip_package(entry, major)
+    if pkg:
+        return f"pip install {quote(pkg)}  # puts it in site-packages/{(entry.get('pip_dirs') or ['nvidia'])[0]}"
     return f"install the package that provides {quote(soname)}"
+
+
+def _pip_package(entry: dict, major: str) -> str | None:
+    """The kb's pip package for a library major: cuDNN's major is its own (pinned, newest CUDA
+    build); a CUDA library's is the CUDA major (-cuNN, or the unsuffixed package of the newest)."""
+    pkgs = entry.get("packages") or []
+    if not pkgs or not major.isdigit():
+        return None
+    if entry.get("group") == "cudnn":
+        return f"{pkgs[-1]}=={major}.*"
+    named = next((p for p in pkgs if p.endswith(f"-cu{major}")), None)
+    plain = [p for p in pkgs if "-cu" not in p]
+    return named or (f"{plain[0]}=={major}.*" if plain else None)
 
 
 def _major(soname: str) -> str:
