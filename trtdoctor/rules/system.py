@@ -175,14 +175,6 @@ def cuda_runtimes(snap: dict) -> list[tuple[str, str]]:
     return out
 
 
-@rule(
-    reads=("driver", "cuda"),
-    uses=("libraries",),
-    emits=[
-        Check("driver.too-old-for-cuda", "error", "An installed CUDA runtime needs a newer driver"),
-        Check("driver.minor-compat", "warning", "A CUDA runtime runs only through minor-version compatibility"),
-    ],
-)
 def _driver_row(row: dict) -> str:
     """What a driver-table row is: its toolkit label (or CUDA major), branch and Windows minimum."""
     what = row.get("label") or f"CUDA {row.get('cuda_major')}.x"
@@ -197,6 +189,14 @@ def _forward_compat_note(fc: dict, version: str) -> list[str]:
     return [f"forward compatibility ({fc['package']}): only on {', '.join(fc['applies_to'])} ({knowledge.cite(fc)})"]
 
 
+@rule(
+    reads=("driver", "cuda"),
+    uses=("libraries",),
+    emits=[
+        Check("driver.too-old-for-cuda", "error", "An installed CUDA runtime needs a newer driver"),
+        Check("driver.minor-compat", "warning", "A CUDA runtime runs only through minor-version compatibility"),
+    ],
+)
 def too_old(snap: dict) -> list[Finding]:
     drv = driver_version(snap)
     dv = knowledge.parse_version(drv)
