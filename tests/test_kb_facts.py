@@ -210,3 +210,30 @@ def test_a_pascal_docker_recipe_ships_a_tensorrt_for_pascal_and_a_python_its_pin
     else:
         row = next(r for r in TRT["base_images"] if r["image"] == choice["image"])
         assert Version(row["python"]) <= Version("3.11")
+
+
+@pytest.mark.parametrize(("tf", "severity"), [("2.17.1", "error"), ("2.15.1", "warning")])
+def test_a_cudnn_minor_from_an_unverified_tensorflow_row_only_warns(tf, severity):
+    """Real TF wheels' build_info says only cuDNN '8': the minor comes from kb/tensorflow.yaml,
+    and the 2.15 row is unconfirmed, so it may raise a warning, never an error."""
+    from test_rule_units import TF_SITE, add_cudnn, healthy, with_tf
+
+    from trtdoctor.rules import run_rules
+
+    snap = with_tf(healthy(), tf)
+    add_cudnn(snap, "libcudnn.so.8", (f"{TF_SITE}/nvidia/cudnn/lib/libcudnn.so.8", "8.6.0.163"))
+    run = run_rules(snap, wanted={"libraries.cudnn-older-than-build"})
+    assert [f.severity for f in run.findings] == [severity]
+
+
+def test_library_install_hints_pin_the_kb_package_of_that_major():
+    """The pip package per library major comes from kb/libraries.yaml (`packages`, `pip_dirs`):
+    CUDA 13's runtime is the unsuffixed package pinned to 13, cuDNN 8 a package every cuDNN 8 row lists."""
+    assert libraries._install_hint("libcudart.so.12").startswith("pip install nvidia-cuda-runtime-cu12 ")
+    assert libraries._install_hint("libcudart.so.13").startswith("pip install 'nvidia-cuda-runtime==13.*'")
+    assert "site-packages/nvidia/cu13/lib" in libraries._install_hint("libcudart.so.13")
+    eight = libraries._install_hint("libcudnn.so.8")
+    pkg = eight.split("'")[1].split("==")[0]
+    assert eight.startswith("pip install '") and "==8.*" in eight
+    assert all(pkg in r["packages"] for r in knowledge.load("libraries")["libraries"] if r["group"] == "cudnn" and any(s.endswith(".so.8") for s in r["sonames"]))
+    assert libraries._install_hint("libcudart.so.10.1") == "install the package that provides libcudart.so.10.1"  # no pip package: none invented

@@ -110,7 +110,7 @@ def _runtime_only(inst: dict, kinds: list[str]) -> list[Finding]:
             f"{names} can deserialize and run engines (lean: built version-compatible; dispatch: built with the full TensorRT), but has no Builder or ONNX parser. "
             "`trtdoctor smoke` builds an engine, so it needs the full package.",
             [f"{inst['site_packages']}: {', '.join(f'{n} {v}' for n, v in sorted(parts.items()))}"] + [f"{r['kind']}: can build: {'yes' if r['can_build'] else 'no'}" for r in rows],
-            Fix("To build engines here (and run `trtdoctor smoke`), install the full TensorRT of the same release.", [_pip_command(cuda or "13", ver if cuda else None)], links=[TRT_PIP_DOCS]),
+            Fix("To build engines here (and run `trtdoctor smoke`), install the full TensorRT of the same release.", [_pip_command(cuda, ver if cuda else None)], links=[TRT_PIP_DOCS]),
         )
     ]
 
@@ -407,7 +407,7 @@ def rtx(snap: dict) -> list[Finding]:
                         f"TensorRT-RTX cannot run engines on {g.get('name')} (compute capability {g['compute_capability']})",
                         f"TensorRT-RTX builds plans anywhere but runs them only on compute capability {', '.join(kb['supported_cc'])} and ≥ {kb['supported_from_cc']}; deserialization refuses other GPUs.",
                         [f"{n} {v}" for n, v in rparts.items()] + [f"GPU {g.get('index')}: sm_{cc[0]}{cc[1]}", knowledge.cite(kb)] + knowledge.cc_note(g),
-                        Fix("Use the full TensorRT on this GPU.", [_pip_command(_cuda_of(inst["parts"]) or "13", None)]),
+                        Fix("Use the full TensorRT on this GPU.", [_pip_command(_cuda_of(inst["parts"]), None)]),
                     )
                 )
     return out

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 
 from .. import knowledge
 from ..elf import version_key
 from ..findings import Finding, Fix
 from ..fix import recipes
-from ..probes.libraries import OPTIONAL_ROLES, catalog_entry, role_of, soname_parts
+from ..probes.libraries import OPTIONAL_ROLES, catalog, catalog_entry, role_of, soname_parts
 from ..shell import join, prepend, quote
 from . import TRT_INSTALL_CAUSES, Check, rule
 from .system import no_c_library
@@ -37,21 +38,26 @@ def _install_hint(soname: str) -> str:
     entry = catalog_entry(soname) or {}
     pkg = _pip_package(entry, major)
     if pkg:
-        return f"pip install {quote(pkg)}  # puts it in site-packages/{(entry.get('pip_dirs') or ['nvidia'])[0]}"
+        dirs = " or ".join(f"site-packages/{d}" for d in entry.get("pip_dirs") or ["nvidia"])
+        return f"pip install {quote(pkg)}  # puts it in {dirs}"
     return f"install the package that provides {quote(soname)}"
 
 
 def _pip_package(entry: dict, major: str) -> str | None:
-    """The kb's pip package for a library major: cuDNN's major is its own (pinned, newest CUDA
-    build); a CUDA library's is the CUDA major (-cuNN, or the unsuffixed package of the newest)."""
-    pkgs = entry.get("packages") or []
-    if not pkgs or not major.isdigit():
+    """The kb's pip package for a library major. cuDNN's major is its own: the packages every
+    cuDNN row of that major lists (newest CUDA build), pinned to it. A CUDA library's major is
+    the CUDA major: its -cuNN package, or the unsuffixed one for a major newer than those."""
+    if not entry.get("packages") or not major.isdigit():
         return None
     if entry.get("group") == "cudnn":
-        return f"{pkgs[-1]}=={major}.*"
-    named = next((p for p in pkgs if p.endswith(f"-cu{major}")), None)
-    plain = [p for p in pkgs if "-cu" not in p]
-    return named or (f"{plain[0]}=={major}.*" if plain else None)
+        rows = [r for r in catalog() if r["group"] == "cudnn" and any(s.endswith(f".so.{major}") for s in r["sonames"])]
+        common = [p for p in entry["packages"] if all(p in r.get("packages", []) for r in rows)]
+        return f"{common[-1]}=={major}.*" if len(rows) > 1 and common else None
+    suffixed = {int(m.group(1)): p for p in entry["packages"] for m in [re.search(r"-cu(\d+)$", p)] if m}
+    plain = [p for p in entry["packages"] if not re.search(r"-cu\d+$", p)]
+    if int(major) in suffixed:
+        return suffixed[int(major)]
+    return f"{plain[0]}=={major}.*" if plain and suffixed and int(major) > max(suffixed) else None
 
 
 def _major(soname: str) -> str:
@@ -386,7 +392,7 @@ def _cudnn_built_with(inst: dict) -> tuple[str, str]:
     return "", ""
 
 
-@rule(reads=("libraries", "tensorflow"), emits=[Check("libraries.cudnn-older-than-build", "error", "cuDNN older than the framework was built with")])
+@rule(reads=("libraries", "tensorflow"), emits=[Check("libraries.cudnn-older-than-build", "error|warning", "cuDNN older than the framework was built with")])
 def cudnn_build(snap: dict) -> list[Finding]:
     out = []
     for inst in (snap.get("tensorflow") or {}).get("installs", []):
@@ -399,7 +405,7 @@ def cudnn_build(snap: dict) -> list[Finding]:
             out.append(
                 Finding(
                     "libraries.cudnn-older-than-build",
-                    "error",
+                    "error" if source.startswith("build_info cudnn_version") else knowledge.fact_severity(knowledge.tf_release(inst.get("version")), fields=("cudnn",)),
                     "libraries",
                     f"cuDNN {got} is older than the {built} TensorFlow {inst['version']} was built with",
                     "TF logs 'Loaded runtime CuDNN library: X but source was compiled with: Y' and refuses cuDNN ops.",
