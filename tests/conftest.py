@@ -278,6 +278,18 @@ def ids(report: dict) -> list[str]:
     return [f["id"] for f in report["findings"]]
 
 
+def json_paths(doc) -> list[tuple]:
+    """Every key path in a JSON document (dict keys and list indexes), sorted: where a fuzzer can strike."""
+    out, stack = [], [((), doc)]
+    while stack:
+        where, value = stack.pop()
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        for k, v in items:
+            out.append((*where, k))
+            stack.append(((*where, k), v))
+    return sorted(out, key=lambda p: [str(x) for x in p])
+
+
 def saved_report(path: Path, findings: list[dict]) -> Path:
     """A minimal saved report (an empty environment) holding ``findings``, written to ``path``."""
     rep = {

@@ -41,12 +41,16 @@ def bash(script: str, env: dict | None = None) -> str:
     return subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env or {"PATH": os.environ["PATH"]}, check=True).stdout
 
 
-def test_plan_orders_manual_then_install_then_env(tmp_path):
+def test_plan_orders_steps_by_their_fix_kind(tmp_path):
+    """Kinds follow from the fix (a reboot is a command; a fix with env is an environment step
+    that keeps its commands), never from a regex over the command text."""
     rep = report_with_env_fix(tmp_path, "/opt/trt/lib")
     res = run_cli("fix", "--from", str(rep), "--format", "json")
     plan = json.loads(res.stdout)
-    assert [s["kind"] for s in plan["steps"]] == ["manual", "install", "env"]
+    assert [s["kind"] for s in plan["steps"]] == ["command", "env"]
+    assert plan["steps"][1]["commands"] == ["pip install --extra-index-url https://pypi.nvidia.com tensorrt==8.6.1"]
     assert plan["steps"][0]["commands"] == ["sudo reboot"]
+    assert plan["steps"][1]["env"] == {"LD_LIBRARY_PATH": "/opt/trt/lib:$LD_LIBRARY_PATH"}
     assert plan["env"]["prepend"] == {"LD_LIBRARY_PATH": ["/opt/trt/lib"]}
 
 

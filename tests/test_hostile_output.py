@@ -17,7 +17,7 @@ import sys
 import time
 
 import pytest
-from conftest import CC, H100_ENV, REPO, Tree, check_json, h100_tree, needs_cc, saved_report
+from conftest import CC, H100_ENV, REPO, Tree, check_json, h100_tree, json_paths, needs_cc, saved_report
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
@@ -281,17 +281,6 @@ LEAVES = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(al
 VALUES = st.recursive(LEAVES, lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=6) | st.sampled_from(HOSTILE), kids, max_size=3), max_leaves=6)
 
 
-def paths(doc) -> list[tuple]:
-    out, stack = [], [((), doc)]
-    while stack:
-        where, value = stack.pop()
-        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-        for k, v in items:
-            out.append((*where, k))
-            stack.append(((*where, k), v))
-    return sorted(out, key=lambda p: [str(x) for x in p])
-
-
 @st.composite
 def damaged(draw, base: dict) -> dict:
     """Up to three edits, mostly hostile text put into a string or a key (what passes the
@@ -300,7 +289,7 @@ def damaged(draw, base: dict) -> dict:
     for _ in range(draw(st.integers(1, 3))):
         how = draw(st.sampled_from(["inject"] * 5 + ["key", "swap", "drop"]))
         kind = {"inject": str, "key": dict}.get(how, object)
-        where = draw(st.sampled_from([p for p in paths(doc) if isinstance(value_at(doc, p), kind)]))
+        where = draw(st.sampled_from([p for p in json_paths(doc) if isinstance(value_at(doc, p), kind)]))
         parent = value_at(doc, where[:-1])
         key, old = where[-1], parent[where[-1]]
         hostile = draw(st.sampled_from(HOSTILE))

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import CC, REPO, Tree, check_json, h100_tree, needs_cc, run_cli
+from conftest import CC, REPO, Tree, check_json, h100_tree, json_paths, needs_cc, run_cli
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
@@ -201,7 +201,7 @@ def test_plan_validates(rich_report, tmp_path):
     assert res.returncode == 0, res.stderr
     plan = json.loads(res.stdout)
     assert_valid(PLAN, plan)
-    assert {s["kind"] for s in plan["steps"]} == {"install", "env", "manual"}
+    assert {s["kind"] for s in plan["steps"]} == {"install", "env", "command"}
 
 
 @needs_cc
@@ -384,22 +384,11 @@ def same_kind(value):
     return JSON_VALUES
 
 
-def all_paths(doc) -> list[tuple]:
-    out, stack = [], [((), doc)]
-    while stack:
-        where, value = stack.pop()
-        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-        for k, v in items:
-            out.append((*where, k))
-            stack.append(((*where, k), v))
-    return sorted(out, key=lambda p: [str(x) for x in p])
-
-
 @st.composite
 def mutated(draw, bases: list[dict]):
     doc = copy.deepcopy(draw(st.sampled_from(bases)))
     for _ in range(draw(st.integers(1, 3))):
-        paths = all_paths(doc)
+        paths = json_paths(doc)
         if not paths:
             break
         where = draw(st.sampled_from(paths))

@@ -21,6 +21,7 @@ from .escape import json_text, map_strings, visible
 from .redact import mask_text
 from .target import Target, UsageError, build_env
 
+SHELLS = ("bash", "zsh", "fish", "csh", "tcsh")  # the same as fix.dialects.SHELLS, which is not imported at startup
 AREAS_HELP = "os, driver, gpus, env, libraries, tensorrt, tensorflow, pycuda, onnxruntime, precision"
 
 CHECK_EXAMPLES = f"""examples:
@@ -34,6 +35,26 @@ CHECK_EXAMPLES = f"""examples:
 
 areas: {AREAS_HELP}
 exit codes: 0 no errors; 1 errors, or areas that could not be checked (--strict: warnings too); 2 usage"""
+
+
+TOP_EXAMPLES = f"""examples:
+  trtdoctor check                          what is wrong with this machine's TensorRT stack?
+  trtdoctor fix                            the ordered plan to fix it
+  trtdoctor fix --write-env                write its environment part (venv, conda or a shell file)
+  trtdoctor fix --recipe docker            a known-good stack for this driver and GPU
+  trtdoctor smoke --precision fp16         prove it works (needs: pip install 'trtdoctor[smoke]')
+
+areas: {AREAS_HELP}
+Each command has its own --help."""
+
+FIX_EXAMPLES = """examples:
+  trtdoctor fix                                   the plan (--format json|markdown)
+  trtdoctor fix --write-env --dry-run             show what would be written
+  trtdoctor fix --write-env                       into the active venv (activate, .fish, .csh) or conda env
+  trtdoctor fix --write-env --shell tcsh --shell-file ~/trt.csh
+  trtdoctor fix --undo                            take it out again
+  trtdoctor fix --recipe docker                   into ./trt-<stack>-cu<N>-docker (never over your files)
+  trtdoctor fix --recipe pip --out ./stack --force"""
 
 
 class Parser(argparse.ArgumentParser):
@@ -81,7 +102,7 @@ def _target_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> Parser:
-    top = Parser(prog="trtdoctor", description="Find out why TensorRT does not work here, and fix it.")
+    top = Parser(prog="trtdoctor", description="Find out why TensorRT does not work here, and fix it.", epilog=TOP_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     top.add_argument("--version", action="version", version=f"trtdoctor {__version__}")
     sub = top.add_subparsers(dest="command", metavar="{check,fix,smoke}", parser_class=Parser)
     fmt = argparse.RawDescriptionHelpFormatter
@@ -105,18 +126,19 @@ def build_parser() -> Parser:
         "fix",
         help="an ordered plan for the findings; --write-env applies its environment part",
         description="Turn the findings into an ordered plan; --write-env applies its environment part.",
-        epilog="examples:\n  trtdoctor fix\n  trtdoctor fix --write-env --dry-run\n  trtdoctor fix --recipe docker --out ./trt-stack",
+        epilog=FIX_EXAMPLES,
         formatter_class=fmt,
     )
-    f.add_argument("--format", "-f", choices=("text", "json"), default="text", help="json: the plan as data (schema trtdoctor.plan/1)")
+    f.add_argument("--format", "-f", choices=("text", "json", "markdown"), default="text", help="json: the plan as data (schema trtdoctor.plan/1); markdown: ready to paste")
     f.add_argument("--from", dest="from_", metavar="REPORT", help="plan from a saved JSON report instead of a fresh check")
     f.add_argument("--write-env", action="store_true", help="write the environment part of the plan")
     f.add_argument("--dry-run", action="store_true", help="with --write-env/--undo: show the diff, write nothing")
     f.add_argument("--undo", action="store_true", help="remove what --write-env wrote")
-    f.add_argument("--shell", choices=("bash", "zsh", "fish"), default="bash", help="for a shell file")
+    f.add_argument("--shell", choices=SHELLS, default="bash", help="the shell of the file to source (csh and tcsh write setenv lines)")
     f.add_argument("--shell-file", metavar="PATH", help="write a file to source instead of activation hooks (a path on this machine, also with --root)")
     f.add_argument("--recipe", choices=("conda", "docker", "pip"), help="write a known-good stack")
-    f.add_argument("--out", type=Path, default=Path("."), help="where --recipe writes")
+    f.add_argument("--out", type=Path, metavar="DIR", help="the folder --recipe writes into (default: a new folder named after the stack, e.g. ./trt-tensorrt-cu13-pip)")
+    f.add_argument("--force", action="store_true", help="with --recipe: replace files in --out that trtdoctor did not write")
     f.add_argument("--stack", choices=("tensorrt", "tf-trt"), default="tensorrt")
     f.add_argument("--tensorrt", metavar="VERSION", help="TensorRT version for --recipe")
     f.add_argument("--python", type=python_version, metavar="X.Y", help="Python version for --recipe")
@@ -250,15 +272,16 @@ def cmd_fix(a: argparse.Namespace) -> int:
     from . import engine as run
     from . import report
     from .fix import recipes, writers
-    from .fix.plan import build_plan, plan_text
+    from .fix.plan import build_plan, plan_markdown, plan_text
 
     try:
         target = make_target(a.root, a.env_file, a.env, a.timeout)
         rep = report.load(a.from_) if a.from_ else run.check(target)[0]
         if a.recipe:
             choice = recipes.choose(rep["snapshot"], a.stack, a.tensorrt, a.python)
-            for p in recipes.write(recipes.render(a.recipe, choice), a.out):
-                out(f"wrote {p}")
+            folder = a.out or Path(recipes.default_folder(a.recipe, choice))
+            for line in recipes.write(recipes.render(a.recipe, choice), folder, force=a.force):
+                out(line)
             out("why: " + "; ".join(choice["why"]))
             return 0
         plan = build_plan(rep)
@@ -268,6 +291,8 @@ def cmd_fix(a: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     if a.format == "json":
         out(json_text(plan))
+    elif a.format == "markdown":
+        out(plan_markdown(plan))
     else:
         out(plan_text(map_strings(plan, visible)))
         if plan["env"]["prepend"] or plan["env"]["set"]:
@@ -278,11 +303,15 @@ def cmd_fix(a: argparse.Namespace) -> int:
 def _write_env(plan: dict, target: Target, a: argparse.Namespace) -> int:
     from .fix import writers
 
+    if not a.undo and not writers.has_changes(plan["env"]):
+        out("The plan has no environment change: nothing to write.")
+        return 0
     root = None if target.live else target.root  # static: write inside the root, never on the host
     where, wp = writers.plan_writes(plan["env"], target.env, sh=a.shell, shell_file=a.shell_file, undo=a.undo, root=root)
+    wp.check()  # a refusal comes before any diff is printed
     diffs = [c.diff() for c in wp.changes if c.changes]
     if not diffs:
-        out(f"{where}: already up to date, nothing to change")
+        out(f"{where.what}: already up to date, nothing to change")
         return 0
     out("".join(diffs), end="")
     if a.dry_run:
@@ -290,6 +319,7 @@ def _write_env(plan: dict, target: Target, a: argparse.Namespace) -> int:
         return 0
     for line in wp.apply():
         out(line)
+    out(f"Apply it in this shell now: {where.apply}")
     return 0
 
 

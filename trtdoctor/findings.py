@@ -5,14 +5,36 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 SEVERITIES = ("error", "warning", "info")
+FIX_KINDS = ("manual", "command", "install", "environment")  # also the order of a plan's steps
+INSTALLERS = ("pip ", "pip3 ", "python -m pip ", "python3 -m pip ", "conda ", "mamba ", "uv pip ")
 
 
 @dataclass
 class Fix:
+    """How to fix a finding. ``kind`` says what sort of step it is; left out, it follows from
+    the fields (so rules need not spell it): env -> environment (its commands show the same by
+    hand), else only package installs -> install, other commands -> command, neither -> manual
+    (a person must do it)."""
+
     summary: str
     commands: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     links: list[str] = field(default_factory=list)
+    kind: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.kind:
+            self.kind = default_kind(self.commands, self.env)
+        if self.kind not in FIX_KINDS:
+            raise ValueError(f"unknown fix kind {self.kind!r}: use one of {', '.join(FIX_KINDS)}")
+
+
+def default_kind(commands: list[str], env: dict) -> str:
+    if env:
+        return "environment"
+    if commands:
+        return "install" if all(c.startswith(INSTALLERS) for c in commands) else "command"
+    return "manual"
 
 
 @dataclass

@@ -882,14 +882,19 @@ class Summary(_SummaryBase, total=False):
     could_not_check: List[CouldNotCheck]
 
 
-class Fix(TypedDict):
-    """How to fix a finding: shell ``commands`` to run in order, ``env`` values to set
-    (``"DIR:$VAR"`` prepends), documentation ``links``."""
-
+class _FixBase(TypedDict):
     summary: str
     commands: List[str]
     env: Dict[str, str]
     links: List[str]
+
+
+class Fix(_FixBase, total=False):
+    """How to fix a finding: shell ``commands`` to run in order, ``env`` values to set
+    (``"DIR:$VAR"`` prepends), documentation ``links``, and its ``kind`` of step (a report
+    from before kinds has none: it follows from the other fields)."""
+
+    kind: Literal["manual", "command", "install", "environment"]
 
 
 class _FindingBase(TypedDict):
@@ -943,24 +948,36 @@ class _PlanStepBase(TypedDict):
     summary: str
 
 
-class InstallStep(_PlanStepBase):
-    """Package installs, pinned, with their index options."""
+class _StepExtras(TypedDict, total=False):
+    links: List[str]
+    also_fixes: List[str]  # further findings the same install fixes
+
+
+class InstallStep(_PlanStepBase, _StepExtras):
+    """Package installs, pinned, with their index options (and ``env`` when the fix has one)."""
 
     kind: Literal["install"]
     commands: List[str]
 
 
-class EnvStep(_PlanStepBase):
-    """Environment changes (``"DIR:$VAR"`` prepends)."""
+class EnvStep(_PlanStepBase, _StepExtras):
+    """Environment changes (``"DIR:$VAR"`` prepends): a fix of kind ``environment``."""
 
     kind: Literal["env"]
     env: Dict[str, str]
 
 
-class ManualStep(_PlanStepBase):
+class ManualStep(_PlanStepBase, _StepExtras):
     """Steps a person must do (driver, reboot, container flags)."""
 
     kind: Literal["manual"]
+    commands: List[str]
+
+
+class CommandStep(_PlanStepBase, _StepExtras):
+    """Commands to run (``unset LD_PRELOAD``, ``sudo reboot``), in order."""
+
+    kind: Literal["command"]
     commands: List[str]
 
 
@@ -974,13 +991,13 @@ class PlanEnv(TypedDict):
 
 class _PlanBase(TypedDict):
     schema: Literal["trtdoctor.plan/1"]
-    steps: List[Union[InstallStep, EnvStep, ManualStep]]
+    steps: List[Union[InstallStep, EnvStep, ManualStep, CommandStep]]
     env: PlanEnv
 
 
 class Plan(_PlanBase, total=False):
-    """A fix plan (``trtdoctor fix --format json``): steps in order (manual, install, env),
-    each tied to the ``finding`` it fixes."""
+    """A fix plan (``trtdoctor fix --format json``): steps in order (manual, command,
+    install, env), each of its fix's kind and tied to the ``finding`` it fixes."""
 
     undecodable: Undecodable
 

@@ -162,15 +162,37 @@ def render(kind: str, choice: dict) -> dict[str, str]:
     return {"Dockerfile": body}
 
 
-def write(files: dict[str, str], out: Path) -> list[Path]:
-    """Through the same backed-up, atomic writer as --write-env."""
+def default_folder(kind: str, choice: dict) -> str:
+    """A new folder named after the stack, so a project's own files are never in the way."""
+    return f"trt-{choice['stack']}-cu{choice['cuda_major']}-{kind}"
+
+
+def write(texts: dict[str, str], out: Path, force: bool = False) -> list[str]:
+    """Through the same backed-up, atomic, locked writer as --write-env; a file there that
+    trtdoctor did not write is refused unless ``force``. Returns what was done, line by line."""
+    from . import FixError
     from . import files as safe
     from .writers import Change, WritePlan
 
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / name for name in files]
-    WritePlan([Change(p, safe.read(p), text.encode()) for p, text in zip(paths, files.values())]).apply()
-    return paths
+    there = next(d for d in (out.absolute(), *out.absolute().parents) if d.exists())
+    if not there.is_dir():
+        raise RecipeError(f"--out {out}: {there} is a file, not a folder: name a folder (it is created if missing)")
+    safe.refuse_kernel_fs(out)
+    changes = []
+    for name, text in texts.items():
+        path = safe.through_link(out / name)
+        old = safe.read(path)
+        if old is not None and not force and not _ours(old.data):
+            raise RecipeError(f"{path} exists and was not written by trtdoctor; choose another --out, or pass --force to replace it (a backup is kept)")
+        changes.append(Change(path, old, text.encode(), make_parents=True, option="--out"))
+    try:
+        return WritePlan(changes).apply()
+    except FixError as exc:
+        raise RecipeError(str(exc)) from None
+
+
+def _ours(data: bytes) -> bool:
+    return b"trtdoctor recipe:" in data[:4096]
 
 
 def params_from_header(text: str) -> dict:
