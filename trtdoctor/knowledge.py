@@ -65,7 +65,9 @@ def min_driver_for_toolkit(toolkit: str) -> dict | None:
 
 
 def compat_min_driver(cuda_major: int) -> dict | None:
-    """Minor-version compatibility floor for a CUDA major (None before CUDA 11: none)."""
+    """Minor-version compatibility floor for a CUDA major (None before ``minor_compat_from``: none)."""
+    if cuda_major < load("drivers")["minor_compat_from"]["cuda_major"]:
+        return None
     for row in load("drivers")["major_min_driver"]:
         if row["cuda_major"] == cuda_major:
             return row
@@ -194,3 +196,48 @@ def cc_note(gpu: dict) -> list[str]:
         checked = "a verified" if gpu.get("cc_verified") else "an unverified"
         return [f"compute capability {gpu.get('compute_capability')} from the model name ({checked} kb/gpus.yaml row), not from the driver"]
     return []
+
+
+def cite(row: dict) -> str:
+    """The one evidence line naming a fact's source: "source: URL (read DATE)"."""
+    read = f" (read {row['read']})" if row.get("read") else ""
+    return f"source: {row.get('source', '?')}{read}"
+
+
+def tftrt_release() -> dict:
+    """The last TensorFlow with TF-TRT: the newest kb/tensorflow.yaml row whose pip build links a TensorRT."""
+    rows = [r for r in load("tensorflow")["releases"] if r.get("trt")]
+    return max(rows, key=lambda r: major_minor(r["series"]))
+
+
+def trt_pip_names(version: str, cuda: str | None, kind: str = "full") -> list[str]:
+    """The pip distributions of one TensorRT release, front first: the release row's ``pip_front``
+    (8.x: unsuffixed names) or the runtime's ``install`` template with the CUDA major."""
+    row = trt_release(version) or {}
+    tmpl = next(r["install"] for r in load("tensorrt")["runtimes"] if r["kind"] == kind)
+    front = row.get("pip_front") or tmpl.format(cuda=cuda)
+    return [front, f"{front}-bindings", f"{front}-libs"]
+
+
+def pip_installs(cuda_max: int | None = None, trt_major: int | None = None, cc: tuple[int, int] | None = None, python: str | None = None) -> list[dict]:
+    """kb pip_installs rows that fit, in the kb's order of preference: built for a CUDA major
+    <= ``cuda_max`` (newest major first), of TensorRT ``trt_major``, for a GPU of compute
+    capability ``cc`` (its release's min_cc) and with wheels for ``python``."""
+    out = []
+    for row in load("tensorrt")["pip_installs"]:
+        rel = trt_release(row["tensorrt"]) or {}
+        if cuda_max is not None and int(row["cuda"]) > cuda_max:
+            continue
+        if trt_major is not None and major_minor(row["tensorrt"])[0] != trt_major:
+            continue
+        if cc and rel.get("min_cc") and major_minor(rel["min_cc"]) > cc:
+            continue
+        if python and not (major_minor(row["python"][0]) <= major_minor(python) <= major_minor(row["python"][1])):
+            continue
+        out.append(row)
+    return sorted(out, key=lambda r: -int(r["cuda"]))
+
+
+def newest_python(*ranges: list[str]) -> str:
+    """The newest Python every [low, high] range allows (the recipes' default)."""
+    return min((hi for _lo, hi in ranges), key=major_minor)

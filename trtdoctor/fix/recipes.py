@@ -6,9 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import knowledge
+from ..shell import quote
 
 KINDS = ("conda", "docker", "pip")
 STACKS = ("tensorrt", "tf-trt")
+INDEX = "--extra-index-url https://pypi.nvidia.com"
 
 
 class RecipeError(Exception):
@@ -23,95 +25,118 @@ def choose(snapshot: dict, stack: str = "tensorrt", tensorrt: str | None = None,
     gpus = (snapshot.get("gpus") or {}).get("devices") or []
     ccs = [knowledge.cc_tuple(g.get("compute_capability")) for g in gpus if g.get("compute_capability")]
     low_cc = min(ccs) if ccs else None
-    why = []
     max_cuda = knowledge.max_cuda_for_driver(drv) if drv else None
-    if drv:
-        why.append(f"driver {drv} supports CUDA ≤ {max_cuda}")
-    else:
-        why.append("no driver found: assuming a current driver (r580+, CUDA 13)")
-        max_cuda = "13.0"
-    if max_cuda is None:
+    why = [f"driver {drv} supports CUDA ≤ {max_cuda}" if drv else "no driver found: assuming a current driver (any CUDA major the knowledge base has pins for)"]
+    if drv and max_cuda is None:
         raise RecipeError(f"driver {drv} is older than every CUDA release trtdoctor knows: upgrade the driver first")
-    cuda_major = knowledge.major_minor(max_cuda)[0]
-    pip_rows = knowledge.load("tensorrt")["pip_installs"]
-    if stack == "tf-trt":
-        tf = knowledge.tf_release("2.17")
-        if cuda_major < 12:
-            raise RecipeError(f"TF-TRT with TF 2.17 needs CUDA 12 (driver ≥ 525.60.13); this driver supports CUDA ≤ {max_cuda}")
-        why.append("TF-TRT needs TF ≤ 2.17 (2.18+ has no TensorRT support): TF 2.17.1 with TensorRT 8.6.1 on CUDA 12")
-        choice = {"stack": stack, "cuda_major": 12, "tensorrt": "8.6.1", "tensorflow": "2.17.1", "python": python or "3.11", "cudnn": tf["cudnn"], "driver_min": "525.60.13"}
-    else:
-        major = min(cuda_major, 13)
-        if tensorrt:
-            trt = tensorrt
-            row = knowledge.trt_release(trt)
-            if row is None:
-                raise RecipeError(f"TensorRT {tensorrt} is not in the knowledge base")
-            majors = [knowledge.major_minor(c)[0] for c in row["cuda"]]
-            if major not in majors:
-                fitting = [m for m in majors if m <= cuda_major]
-                if not fitting:
-                    raise RecipeError(f"TensorRT {tensorrt} needs CUDA {', '.join(row['cuda'])}; the driver supports ≤ {max_cuda}")
-                major = max(fitting)
-        else:
-            trt = pip_rows[str(major)]["tensorrt"] if str(major) in pip_rows else "8.6.1"
-        if low_cc and low_cc < (7, 0):
-            why.append(f"compute capability {low_cc[0]}.{low_cc[1]} (Pascal) is dropped by TensorRT 10: TensorRT 8.6.1 on CUDA 11/12")
-            trt, major = "8.6.1", min(major, 12)
-        elif low_cc and low_cc < (7, 5) and knowledge.parse_version(trt) >= knowledge.parse_version("10.5"):
-            why.append("Volta (7.0) is dropped by TensorRT 10.5: TensorRT 10.3")
-            trt, major = "10.3.0", 12
-        why.append(f"TensorRT {trt} for CUDA {major}")
-        min_drv = knowledge.compat_min_driver(major)["driver"]
-        choice = {"stack": stack, "cuda_major": major, "tensorrt": trt, "tensorflow": None, "python": python or "3.12", "driver_min": min_drv}
+    cuda_max = knowledge.major_minor(max_cuda)[0] if max_cuda else None
+    choice = _tftrt(cuda_max, python, why) if stack == "tf-trt" else _tensorrt(cuda_max, low_cc, tensorrt, python, why)
+    choice["driver_min"] = knowledge.compat_min_driver(choice["cuda_major"])["driver"]
     choice["why"] = why
     choice["gpus"] = [f"{g.get('name')} (sm_{(g.get('compute_capability') or '?').replace('.', '')})" for g in gpus]
-    choice["image"], choice["image_tensorrt"] = _image(choice, drv)
+    choice["image"], choice["image_tensorrt"] = _image(choice, low_cc)
     return choice
 
 
-def _image(choice: dict, drv: str | None) -> tuple[str, str | None]:
-    """The newest NGC image of the chosen CUDA major; minor-version compatibility lets a
-    driver of that major's floor run it."""
+def _tftrt(cuda_max: int | None, python: str | None, why: list[str]) -> dict:
+    """The last TensorFlow with TF-TRT, with the TensorRT its pip build links."""
+    tf = knowledge.tftrt_release()
+    cuda = knowledge.major_minor(tf["cuda"])[0]
+    pins = knowledge.pip_installs(cuda_max=cuda, trt_major=knowledge.major_minor(tf["trt"])[0])
+    pins = [r for r in pins if r["tensorrt"] == tf["trt"] and int(r["cuda"]) == cuda]
+    if (cuda_max is not None and cuda_max < cuda) or not pins:
+        raise RecipeError(f"TF-TRT with TF {tf['series']} needs CUDA {cuda} (driver ≥ {knowledge.compat_min_driver(cuda)['driver']}); this driver supports CUDA ≤ {cuda_max}")
+    why.append(f"TF-TRT needs TF ≤ {tf['series']} (later pip builds have no TensorRT support): TF {tf['pip']} with TensorRT {tf['trt']} on CUDA {cuda}")
+    return {"stack": "tf-trt", "cuda_major": cuda, "tensorrt": tf["trt"], "tensorflow": tf["pip"], "python": python or knowledge.newest_python(tf["python"], pins[0]["python"]), "cudnn": tf["cudnn"]}
+
+
+def _tensorrt(cuda_max: int | None, low_cc: tuple | None, tensorrt: str | None, python: str | None, why: list[str]) -> dict:
+    """The first kb pip install that fits the driver, the GPUs and the Python (or the one asked for)."""
+    if tensorrt:
+        return _asked(cuda_max, tensorrt, python, why)
+    rows = knowledge.pip_installs(cuda_max=cuda_max, cc=low_cc, python=python)
+    if not rows:
+        raise RecipeError(f"no pip TensorRT in the knowledge base fits CUDA ≤ {cuda_max}, compute capability {low_cc} and Python {python or 'any'}")
+    row, default = rows[0], knowledge.pip_installs(cuda_max=cuda_max, python=python)
+    if low_cc and default and default[0] is not row:
+        min_cc = knowledge.trt_release(default[0]["tensorrt"])["min_cc"]
+        why.append(f"compute capability {low_cc[0]}.{low_cc[1]} is below TensorRT {default[0]['tensorrt']}'s minimum {min_cc}")
+    why.append(f"TensorRT {row['tensorrt']} for CUDA {row['cuda']}: {row['why']}")
+    return {"stack": "tensorrt", "cuda_major": int(row["cuda"]), "tensorrt": row["tensorrt"], "tensorflow": None, "python": python or row["python"][1], "pins": row}
+
+
+def _asked(cuda_max: int | None, tensorrt: str, python: str | None, why: list[str]) -> dict:
+    row = knowledge.trt_release(tensorrt)
+    if row is None:
+        raise RecipeError(f"TensorRT {tensorrt} is not in the knowledge base")
+    majors = sorted({knowledge.major_minor(c)[0] for c in row["cuda"]})
+    fitting = [m for m in majors if cuda_max is None or m <= cuda_max]
+    if not fitting:
+        raise RecipeError(f"TensorRT {tensorrt} needs CUDA {', '.join(row['cuda'])}; the driver supports ≤ {cuda_max}")
+    why.append(f"TensorRT {tensorrt} for CUDA {fitting[-1]}")
+    return {"stack": "tensorrt", "cuda_major": fitting[-1], "tensorrt": tensorrt, "tensorflow": None, "python": python or row["python"][1]}
+
+
+def _image(choice: dict, low_cc: tuple | None) -> tuple[str, str | None]:
+    """An NGC image that ships a TensorRT of the chosen major and CUDA major that runs on these
+    GPUs (its TensorRT is used), else a plain CUDA base image whose Python the pins support."""
     if choice["stack"] == "tf-trt":
         row = knowledge.load("containers")["ngc_tensorflow_tftrt"][0]
         return f"nvcr.io/nvidia/tensorflow:{row['tag']}", row["tensorrt"]
-    if choice["tensorrt"].startswith(("8.", "10.3")):
-        return f"nvidia/cuda:{'12.4.1' if choice['cuda_major'] >= 12 else '11.8.0'}-cudnn-runtime-ubuntu22.04", None
+    major = knowledge.major_minor(choice["tensorrt"])[0]
     for row in knowledge.load("containers")["ngc_tensorrt"]:
-        if knowledge.major_minor(row["cuda"])[0] == choice["cuda_major"]:
-            return f"nvcr.io/nvidia/tensorrt:{row['tag']}", row["tensorrt"]
-    return f"nvidia/cuda:{'13.0.2' if choice['cuda_major'] == 13 else '12.4.1'}-cudnn-runtime-ubuntu24.04", None
+        rel = knowledge.trt_release(row["tensorrt"])
+        if rel and knowledge.major_minor(row["cuda"])[0] == choice["cuda_major"] and knowledge.major_minor(row["tensorrt"])[0] == major:
+            if not low_cc or knowledge.major_minor(rel["min_cc"]) <= low_cc:
+                return f"nvcr.io/nvidia/tensorrt:{row['tag']}", row["tensorrt"]
+    lo, hi = (choice.get("pins") or knowledge.trt_release(choice["tensorrt"]))["python"]
+    for row in knowledge.load("tensorrt")["base_images"]:
+        if int(row["cuda"]) == choice["cuda_major"] and knowledge.major_minor(lo) <= knowledge.major_minor(row["python"]) <= knowledge.major_minor(hi):
+            return row["image"], None
+    raise RecipeError(f"no base image in the knowledge base for CUDA {choice['cuda_major']} with a Python TensorRT {choice['tensorrt']} supports")
 
 
 def _header(choice: dict, kind: str, comment: str = "#") -> str:
     params = f"kind={kind} stack={choice['stack']} cuda={choice['cuda_major']} tensorrt={choice['tensorrt']} python={choice['python']}"
+    rel = knowledge.trt_release(choice["tensorrt"]) or {}
     lines = [
         f"trtdoctor recipe: {params}",
         f"Driver minimum: {choice['driver_min']} (CUDA {choice['cuda_major']}.x)",
-        "GPUs: " + ("compute capability ≥ 5.0 (TensorRT 8.6)" if choice["tensorrt"].startswith("8.") else "Turing (sm_75) or newer" if not choice["tensorrt"].startswith("10.3") else "Volta (sm_70) or newer"),
+        f"GPUs: compute capability ≥ {rel.get('min_cc', '?')} (TensorRT {rel.get('series', '?')})",
         "Why: " + "; ".join(choice["why"]),
     ]
     return "".join(f"{comment} {ln}\n" for ln in lines)
 
 
-def pip_install_command(choice: dict) -> str:
-    """One pip command line for the chosen TensorRT, all parts pinned, NVIDIA's index named."""
-    return "pip install --extra-index-url https://pypi.nvidia.com " + " ".join(_pip_lines(choice))
+def pip_install_command(version: str, cuda: str | int | None, kind: str = "full") -> str:
+    """One pip command line for a TensorRT release, all parts pinned, NVIDIA's index named."""
+    return f"pip install {INDEX} " + " ".join(quote(p) for p in pip_pins(version, cuda, kind))
 
 
-def _pip_lines(choice: dict) -> list[str]:
-    v, cu = choice["tensorrt"], choice["cuda_major"]
-    if v.startswith("8."):
-        return [f"tensorrt=={v}", f"tensorrt-libs=={v}", f"tensorrt-bindings=={v}"]
-    return [f"tensorrt-cu{cu}=={v}", f"tensorrt-cu{cu}-bindings=={v}", f"tensorrt-cu{cu}-libs=={v}"]
+def pip_pins(version: str, cuda: str | int | None, kind: str = "full") -> list[str]:
+    return [f"{name}=={version}" for name in knowledge.trt_pip_names(version, cuda, kind)]
+
+
+def default_install(cuda: str | int | None = None, trt_major: int | None = None) -> str:
+    """The kb's preferred pinned install of a TensorRT major and/or CUDA major."""
+    rows = knowledge.pip_installs(cuda_max=int(cuda) if cuda else None, trt_major=trt_major)
+    rows = [r for r in rows if not cuda or r["cuda"] == str(cuda)] or rows
+    if not rows:
+        return f"install a TensorRT built for CUDA {cuda or 'your driver'}: no pip build of it is known"
+    return pip_install_command(rows[0]["tensorrt"], rows[0]["cuda"])
+
+
+def tftrt_install() -> str:
+    """TF-TRT's install: the last TensorFlow with TF-TRT, then the TensorRT its pip build links."""
+    tf = knowledge.tftrt_release()
+    return f"pip install {quote('tensorflow==' + tf['pip'])} && " + default_install(knowledge.major_minor(tf["cuda"])[0], knowledge.major_minor(tf["trt"])[0])
 
 
 def render(kind: str, choice: dict) -> dict[str, str]:
     """File name -> text for one recipe."""
     if kind not in KINDS:
         raise RecipeError(f"unknown --recipe {kind!r}: use {', '.join(KINDS)}")
-    trt = _pip_lines(choice)
+    trt = pip_pins(choice["tensorrt"], choice["cuda_major"])
     tf = [f"tensorflow=={choice['tensorflow']}"] if choice.get("tensorflow") else []
     if kind == "pip":
         req = _header(choice, kind) + "--extra-index-url https://pypi.nvidia.com\n" + "".join(f"{x}\n" for x in tf + trt) + "onnx\nnumpy\n"

@@ -6,12 +6,12 @@ import re
 
 from .. import knowledge
 from ..findings import Finding, Fix
+from ..fix import recipes
 from ..probes.libraries import part_kind, role_of, runtime_by_package, soname_parts, trt_runtimes
 from ..shell import quote
 from . import GPU_CAUSES, Check, rule
 from .installs import system_bindings, system_installs
 
-TRT_INDEX = "--extra-index-url https://pypi.nvidia.com"
 TRT_PIP_DOCS = "https://docs.nvidia.com/deeplearning/tensorrt/latest/installing-tensorrt/installing.html"
 
 
@@ -38,13 +38,11 @@ def _cuda_of(parts: dict) -> str | None:
 
 
 def _pip_command(cuda: str | None, version: str | None, kind: str = "full") -> str:
-    row = knowledge.load("tensorrt")["pip_installs"].get(cuda or "13")
-    if version and cuda:
-        front = next(r["install"] for r in trt_runtimes() if r["kind"] == kind).format(cuda=cuda)
-        return f"pip install {TRT_INDEX} " + " ".join(quote(f"{front}{part}=={version}") for part in ("", "-bindings", "-libs"))
-    if row is None:
-        return f"install a TensorRT built for CUDA {cuda}: no pip build of it is known (see {TRT_PIP_DOCS})"
-    return row["command"]
+    """Pins for an installed release (8.x wheels carry no CUDA major), else the kb's install for ``cuda``."""
+    rel = knowledge.trt_release(version)
+    if version and (cuda or (rel or {}).get("pip_front")):
+        return recipes.pip_install_command(version, cuda, kind)
+    return recipes.default_install(cuda)
 
 
 def _gpus(snap: dict) -> list[dict]:
@@ -55,7 +53,7 @@ def _gpus(snap: dict) -> list[dict]:
     reads=("tensorrt",),
     uses=("libraries", "gpus", "driver", "trt_system"),
     emits=[
-        Check("tensorrt.placeholder", "error", "A placeholder package (nvidia-tensorrt 99.0.0) without the TensorRT it pulls"),
+        Check("tensorrt.placeholder", "error", "A placeholder package (kb placeholders) without the TensorRT it pulls"),
         Check("tensorrt.parts-mismatch", "error", "TensorRT parts disagree in version"),
         Check("tensorrt.bindings-without-libs", "error", "TensorRT Python bindings are installed without the TensorRT libraries"),
         Check("tensorrt.libs-stub", "error", "A TensorRT -libs package holds no libnvinfer"),
@@ -112,7 +110,7 @@ def _runtime_only(inst: dict, kinds: list[str]) -> list[Finding]:
             f"{names} can deserialize and run engines (lean: built version-compatible; dispatch: built with the full TensorRT), but has no Builder or ONNX parser. "
             "`trtdoctor smoke` builds an engine, so it needs the full package.",
             [f"{inst['site_packages']}: {', '.join(f'{n} {v}' for n, v in sorted(parts.items()))}"] + [f"{r['kind']}: can build: {'yes' if r['can_build'] else 'no'}" for r in rows],
-            Fix("To build engines here (and run `trtdoctor smoke`), install the full TensorRT of the same release.", [_pip_command(cuda or "13", ver if cuda else None)], links=[TRT_PIP_DOCS]),
+            Fix("To build engines here (and run `trtdoctor smoke`), install the full TensorRT of the same release.", [_pip_command(cuda, ver if cuda else None)], links=[TRT_PIP_DOCS]),
         )
     ]
 
@@ -130,7 +128,7 @@ def _trt_python(inst: dict, ver: str | None) -> list[Finding]:
                     "tensorrt",
                     f"TensorRT {ver} has no wheels for Python {py} (supports {lo}–{hi})",
                     "",
-                    [f"{inst['site_packages']}: Python {py}", f"TensorRT {row['series']}: Python {lo}–{hi} ({row['source']})"],
+                    [f"{inst['site_packages']}: Python {py}", f"TensorRT {row['series']}: Python {lo}–{hi} ({knowledge.cite(row)})"],
                     Fix(f"Use Python {lo}–{hi} for TensorRT {row['series']}."),
                 )
             ]
@@ -155,7 +153,7 @@ def _trt_runtime(snap: dict, inst: dict, kind: str) -> list[Finding]:
                 "tensorrt",
                 f"{name} {ph['version']} holds no TensorRT, and the {ph['pulls']} it pulls is not installed",
                 f"{ph['why']}.",
-                [f"{site}: {name} {ph['version']}", f"source: {ph['source']}"],
+                [f"{site}: {name} {ph['version']}", knowledge.cite(ph)],
                 Fix(f"Remove it and install a real TensorRT ({ph['pulls']} was left out, e.g. by --no-deps).", [f"pip uninstall -y {name}", _pip_command(cuda, None)]),
                 subject=site,
             )
@@ -214,12 +212,10 @@ def trt_missing(snap: dict) -> list[Finding]:
     area = snap.get("tensorrt") or {}
     if area.get("installs") or area.get("headers") or system_installs(snap):
         return []
-    from ..fix.recipes import RecipeError, choose, pip_install_command
-
     pythons = sorted({e["python_version"] for e in (snap.get("python") or {}).get("environments", []) if e.get("python_version")})
     try:
-        choice = choose(snap, "tensorrt", None, pythons[-1] if pythons else None)
-    except RecipeError as exc:
+        choice = recipes.choose(snap, "tensorrt", None, pythons[-1] if pythons else None)
+    except recipes.RecipeError as exc:
         return [Finding("tensorrt.not-installed", "warning", "tensorrt", "TensorRT is not installed", str(exc), [])]
     return [
         Finding(
@@ -229,7 +225,11 @@ def trt_missing(snap: dict) -> list[Finding]:
             "TensorRT is not installed in any Python environment found",
             "No tensorrt package and no TensorRT headers were found. The install below fits this machine: " + "; ".join(choice["why"]) + ".",
             [f"Python environments looked at: {len(pythons) and ', '.join(pythons) or 'none'}"],
-            Fix(f"Install TensorRT {choice['tensorrt']} for CUDA {choice['cuda_major']} (all parts pinned to one version, from NVIDIA's index).", [pip_install_command(choice)], links=[TRT_PIP_DOCS]),
+            Fix(
+                f"Install TensorRT {choice['tensorrt']} for CUDA {choice['cuda_major']} (all parts pinned to one version, from NVIDIA's index).",
+                [recipes.pip_install_command(choice["tensorrt"], choice["cuda_major"])],
+                links=[TRT_PIP_DOCS],
+            ),
         )
     ]
 
@@ -336,12 +336,21 @@ def _trt_gpus(snap: dict, ver: str | None, product: str) -> list[Finding]:
                     knowledge.fact_severity(row, g, fields=("min_cc",)),
                     "tensorrt",
                     f"{product} {ver} does not support {g.get('name')} (compute capability {g['compute_capability']}; needs ≥ {row['min_cc']})",
-                    "TensorRT 10 dropped Pascal (sm_6x); 10.5 dropped Volta (sm_70).",
-                    [f"GPU {g.get('index')}: {g.get('name')} sm_{cc[0]}{cc[1]}", f"TensorRT {row['series']}: min compute capability {row['min_cc']} ({row['source']})"] + knowledge.cc_note(g),
-                    Fix("Use TensorRT 8.6 for Pascal, or ≤ 10.4 for Volta.", ["pip install --extra-index-url https://pypi.nvidia.com tensorrt==8.6.1"]),
+                    f"TensorRT {row['series']} is built for compute capability {row['min_cc']} and newer.",
+                    [f"GPU {g.get('index')}: {g.get('name')} sm_{cc[0]}{cc[1]}", f"TensorRT {row['series']}: min compute capability {row['min_cc']} ({knowledge.cite(row)})"] + knowledge.cc_note(g),
+                    _older_trt_fix(cc),
                 )
             )
     return out
+
+
+def _older_trt_fix(cc: tuple[int, int]) -> Fix:
+    """The kb's newest pinned TensorRT whose release still runs on this compute capability."""
+    fit = knowledge.pip_installs(cc=cc)
+    if not fit:
+        return Fix(f"No TensorRT in the knowledge base runs on sm_{cc[0]}{cc[1]}.")
+    row = fit[0]
+    return Fix(f"Use TensorRT {row['tensorrt']} on this GPU ({row['why']}).", [recipes.pip_install_command(row["tensorrt"], row["cuda"])])
 
 
 def _trt_live(inst: dict) -> list[Finding]:
@@ -397,8 +406,8 @@ def rtx(snap: dict) -> list[Finding]:
                         "tensorrt",
                         f"TensorRT-RTX cannot run engines on {g.get('name')} (compute capability {g['compute_capability']})",
                         f"TensorRT-RTX builds plans anywhere but runs them only on compute capability {', '.join(kb['supported_cc'])} and ≥ {kb['supported_from_cc']}; deserialization refuses other GPUs.",
-                        [f"{n} {v}" for n, v in rparts.items()] + [f"GPU {g.get('index')}: sm_{cc[0]}{cc[1]}", f"source: {kb['source']}"] + knowledge.cc_note(g),
-                        Fix("Use the full TensorRT on this GPU.", [_pip_command(_cuda_of(inst["parts"]) or "13", None)]),
+                        [f"{n} {v}" for n, v in rparts.items()] + [f"GPU {g.get('index')}: sm_{cc[0]}{cc[1]}", knowledge.cite(kb)] + knowledge.cc_note(g),
+                        Fix("Use the full TensorRT on this GPU.", [_pip_command(_cuda_of(inst["parts"]), None)]),
                     )
                 )
     return out
@@ -408,7 +417,7 @@ def rtx(snap: dict) -> list[Finding]:
     reads=("tensorflow",),
     uses=("libraries", "gpus", "nvml", "env", "driver"),
     emits=[
-        Check("tensorflow.no-tftrt", "warning", "TensorFlow ≥ 2.18 has no TF-TRT"),
+        Check("tensorflow.no-tftrt", "warning", "TensorFlow newer than the last TF-TRT release has no TF-TRT"),
         Check("tensorflow.python-unsupported", "error", "TensorFlow does not support this Python"),
         Check(
             "tensorflow.tensorrt-not-loadable",
@@ -423,23 +432,23 @@ def rtx(snap: dict) -> list[Finding]:
 )
 def tf_trt(snap: dict) -> list[Finding]:
     out = []
-    kb = knowledge.load("tensorflow")
+    last = knowledge.tftrt_release()
     consumers = (snap.get("libraries") or {}).get("consumers", [])
     for inst in (snap.get("tensorflow") or {}).get("installs", []):
         v, site, start = inst["version"], inst["site_packages"], len(out)
         row = knowledge.tf_release(v) or {}
         live = inst.get("live") or {}
         mm = knowledge.major_minor(v)
-        if mm and mm >= knowledge.major_minor("2.18"):
+        if mm and mm > knowledge.major_minor(last["series"]):
             out.append(
                 Finding(
                     "tensorflow.no-tftrt",
                     "warning",
                     "tensorflow",
                     f"TensorFlow {v} has no TF-TRT",
-                    "TensorRT support is disabled in TF ≥ 2.18 pip builds: TrtGraphConverterV2 cannot work.",
-                    [f"{site}: tensorflow {v}"],
-                    Fix("For TF-TRT use TF ≤ 2.17 with TensorRT 8.6, or convert with native TensorRT (ONNX → TensorRT).", [kb["tftrt_install"], "trtdoctor smoke --backend tensorrt"]),
+                    f"TensorRT support is disabled in TF pip builds after {last['series']}: TrtGraphConverterV2 cannot work.",
+                    [f"{site}: tensorflow {v}", f"TensorFlow {last['series']} is the last with TF-TRT ({knowledge.cite(last)})"],
+                    Fix(f"For TF-TRT use TF ≤ {last['series']} with TensorRT {last['trt']}, or convert with native TensorRT (ONNX → TensorRT).", [recipes.tftrt_install(), "trtdoctor smoke --backend tensorrt"]),
                 )
             )
         py = inst.get("python_version")
@@ -512,9 +521,9 @@ def tf_trt(snap: dict) -> list[Finding]:
 
 
 def _tf_trt_install(linked: str) -> str:
-    major = str(linked).split(".")[0]
-    if major == "8":
-        return "pip install --extra-index-url https://pypi.nvidia.com tensorrt==8.6.1 tensorrt-libs==8.6.1 tensorrt-bindings==8.6.1"
+    major = knowledge.major_minor(str(linked))
+    if major and knowledge.pip_installs(trt_major=major[0]):
+        return recipes.default_install(trt_major=major[0])
     return f"install TensorRT {quote(str(linked))}  # TF-TRT needs that exact major"
 
 
@@ -559,6 +568,12 @@ def pycuda(snap: dict) -> list[Finding]:
     return out
 
 
+def _trt_hint(soname: str) -> str:
+    """The kb's pinned install of the TensorRT major a soname names (libnvinfer.so.10)."""
+    major = (soname_parts(soname) or ("", ""))[1].split(".")[0]
+    return recipes.default_install(trt_major=int(major)) if major.isdigit() else recipes.default_install()
+
+
 ORT_PROVIDERS = {  # role -> (finding id, provider, what fixes it)
     "onnxruntime-tensorrt-ep": ("onnxruntime.tensorrt-ep-unloadable", "TensorRT", "Install the TensorRT major it links against."),
     "onnxruntime-cuda-ep": ("onnxruntime.cuda-ep-unloadable", "CUDA", "Install the CUDA and cuDNN majors it links against (onnxruntime-gpu's own requirements)."),
@@ -582,7 +597,7 @@ def ort(snap: dict) -> list[Finding]:
         fid, provider, how = ORT_PROVIDERS[role_of(c)]
         miss = [s for s, r in c["resolutions"].items() if not r.get("resolved")]
         if miss:
-            cmds = [_pip_command("12", None)] if provider == "TensorRT" else ["pip install 'onnxruntime-gpu[cuda,cudnn]'"]
+            cmds = sorted({_trt_hint(s) for s in miss if s.startswith("libnvinfer")}) if provider == "TensorRT" else ["pip install 'onnxruntime-gpu[cuda,cudnn]'"]
             out.append(
                 Finding(
                     fid,

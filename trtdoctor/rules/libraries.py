@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 
 from .. import knowledge
 from ..elf import version_key
 from ..findings import Finding, Fix
-from ..probes.libraries import OPTIONAL_ROLES, catalog_entry, role_of, soname_parts
+from ..fix import recipes
+from ..probes.libraries import OPTIONAL_ROLES, catalog, catalog_entry, role_of, soname_parts
 from ..shell import join, prepend, quote
 from . import TRT_INSTALL_CAUSES, Check, rule
 from .system import no_c_library
@@ -27,20 +29,35 @@ def _all_copies(snap: dict, stem: str) -> list[dict]:
 
 
 def _install_hint(soname: str) -> str:
+    """A pinned pip install of the package that ships a soname, from the knowledge base."""
     stem, ver = soname_parts(soname) or (soname, "")
     major = ver.split(".")[0]
     if stem.startswith(("libnvinfer", "libnvonnxparser")):
-        if major == "8":
-            return "pip install --extra-index-url https://pypi.nvidia.com tensorrt==8.6.1 tensorrt-libs==8.6.1 tensorrt-bindings==8.6.1"
-        key = "trt11" if major == "11" else "12"  # the CUDA 13 build of TensorRT 11 (cu12 builds exist too: kb/tensorrt.yaml)
-        row = knowledge.load("tensorrt")["pip_installs"].get(key)
-        return row["command"] if row else "install TensorRT " + major
-    if stem.startswith("libcudnn"):
-        return f"pip install {quote(f'nvidia-cudnn-cu12=={major}.*')}" if major in ("8", "9") else f"install cuDNN {quote(major)}"
-    if stem == "libcudart":
-        cu = major if major != "11" else "11"
-        return f"pip install 'nvidia-cuda-runtime-cu{cu}'" if cu in ("11", "12") else "pip install nvidia-cuda-runtime"
+        rows = knowledge.pip_installs(trt_major=int(major)) if major.isdigit() else []
+        return recipes.pip_install_command(rows[0]["tensorrt"], rows[0]["cuda"]) if rows else f"install TensorRT {quote(major)}"
+    entry = catalog_entry(soname) or {}
+    pkg = _pip_package(entry, major)
+    if pkg:
+        dirs = " or ".join(f"site-packages/{d}" for d in entry.get("pip_dirs") or ["nvidia"])
+        return f"pip install {quote(pkg)}  # puts it in {dirs}"
     return f"install the package that provides {quote(soname)}"
+
+
+def _pip_package(entry: dict, major: str) -> str | None:
+    """The kb's pip package for a library major. cuDNN's major is its own: the packages every
+    cuDNN row of that major lists (newest CUDA build), pinned to it. A CUDA library's major is
+    the CUDA major: its -cuNN package, or the unsuffixed one for a major newer than those."""
+    if not entry.get("packages") or not major.isdigit():
+        return None
+    if entry.get("group") == "cudnn":
+        rows = [r for r in catalog() if r["group"] == "cudnn" and any(s.endswith(f".so.{major}") for s in r["sonames"])]
+        common = [p for p in entry["packages"] if all(p in r.get("packages", []) for r in rows)]
+        return f"{common[-1]}=={major}.*" if len(rows) > 1 and common else None
+    suffixed = {int(m.group(1)): p for p in entry["packages"] for m in [re.search(r"-cu(\d+)$", p)] if m}
+    plain = [p for p in entry["packages"] if not re.search(r"-cu\d+$", p)]
+    if int(major) in suffixed:
+        return suffixed[int(major)]
+    return f"{plain[0]}=={major}.*" if plain and suffixed and int(major) > max(suffixed) else None
 
 
 def _major(soname: str) -> str:
@@ -375,7 +392,7 @@ def _cudnn_built_with(inst: dict) -> tuple[str, str]:
     return "", ""
 
 
-@rule(reads=("libraries", "tensorflow"), emits=[Check("libraries.cudnn-older-than-build", "error", "cuDNN older than the framework was built with")])
+@rule(reads=("libraries", "tensorflow"), emits=[Check("libraries.cudnn-older-than-build", "error|warning", "cuDNN older than the framework was built with")])
 def cudnn_build(snap: dict) -> list[Finding]:
     out = []
     for inst in (snap.get("tensorflow") or {}).get("installs", []):
@@ -388,7 +405,7 @@ def cudnn_build(snap: dict) -> list[Finding]:
             out.append(
                 Finding(
                     "libraries.cudnn-older-than-build",
-                    "error",
+                    "error" if source.startswith("build_info cudnn_version") else knowledge.fact_severity(knowledge.tf_release(inst.get("version")), fields=("cudnn",)),
                     "libraries",
                     f"cuDNN {got} is older than the {built} TensorFlow {inst['version']} was built with",
                     "TF logs 'Loaded runtime CuDNN library: X but source was compiled with: Y' and refuses cuDNN ops.",

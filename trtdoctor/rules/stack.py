@@ -50,7 +50,7 @@ def arch_vs_cuda(snap: dict) -> list[Finding]:
                         "gpus",
                         f"CUDA {cuda[0]}.{cuda[1]} has no code for {g.get('name')} ({_sm(g['compute_capability'])}): the last CUDA for it is {row['last_cuda']}",
                         f"Libraries built with this CUDA (cuBLAS, cuDNN, TensorRT) carry no kernels for this GPU and fail with {NO_KERNEL}.",
-                        ev + [f"source: {row['source']}"] + knowledge.cc_note(g),
+                        ev + [knowledge.cite(row)] + knowledge.cc_note(g),
                         Fix(f"Use a CUDA {row['last_cuda'].split('.')[0]}.x stack (≤ {row['last_cuda']}) on this GPU.", ["trtdoctor fix --recipe pip"], links=[row["source"]]),
                     )
                 )
@@ -62,7 +62,7 @@ def arch_vs_cuda(snap: dict) -> list[Finding]:
                         "gpus",
                         f"{g.get('name')} ({_sm(g['compute_capability'])}) needs CUDA ≥ {row['first_cuda']}; the runtime here is {version}",
                         f"Code built with this CUDA has no native kernels for the GPU: it runs only where PTX was shipped and can be JIT-compiled, otherwise it fails with {NO_KERNEL}. TensorRT and cuDNN builds of this CUDA do not support the GPU.",
-                        ev + [f"source: {row['source']}"],
+                        ev + [knowledge.cite(row)],
                         Fix(f"Install a CUDA ≥ {row['first_cuda']} stack (and a TensorRT built for it).", ["trtdoctor fix --recipe pip"], links=[row["source"]]),
                     )
                 )

@@ -175,6 +175,20 @@ def cuda_runtimes(snap: dict) -> list[tuple[str, str]]:
     return out
 
 
+def _driver_row(row: dict) -> str:
+    """What a driver-table row is: its toolkit label (or CUDA major), branch and Windows minimum."""
+    what = row.get("label") or f"CUDA {row.get('cuda_major')}.x"
+    extra = [f"driver branch {row['branch']}" if row.get("branch") else "", f"Windows ≥ {row['windows']}" if row.get("windows") else ""]
+    return ", ".join([what] + [e for e in extra if e])
+
+
+def _forward_compat_note(fc: dict, version: str) -> list[str]:
+    """Forward compatibility exists only from its first CUDA release, and only on some GPUs."""
+    if knowledge.major_minor(version) < knowledge.major_minor(fc["since_cuda"]):
+        return []
+    return [f"forward compatibility ({fc['package']}): only on {', '.join(fc['applies_to'])} ({knowledge.cite(fc)})"]
+
+
 @rule(
     reads=("driver", "cuda"),
     uses=("libraries",),
@@ -212,7 +226,7 @@ def too_old(snap: dict) -> list[Finding]:
                     "driver",
                     f"Driver {drv} is too old for CUDA {mm[0]}.{mm[1]} (needs ≥ {need})",
                     why + "; programs fail with 'CUDA driver version is insufficient for CUDA runtime version'. On data-center GPUs the forward-compatibility package lets a newer runtime run on this driver.",
-                    [f"driver: {drv}", f"CUDA {version} at {where}", f"minimum: {need} (source: {(ga or floor)['source']})"],
+                    [f"driver: {drv}", f"CUDA {version} at {where}", f"minimum: {need} ({_driver_row(ga or floor)}; {knowledge.cite(ga or floor)})"] + _forward_compat_note(fc, version),
                     Fix(
                         f"Upgrade the driver to ≥ {need}, or use a CUDA {knowledge.major_minor(knowledge.max_cuda_for_driver(drv) or '0.0')[0]}.x stack that this driver supports.",
                         [
@@ -231,7 +245,7 @@ def too_old(snap: dict) -> list[Finding]:
                     "driver",
                     f"CUDA {mm[0]}.{mm[1]} runs on driver {drv} only through minor-version compatibility",
                     f"The GA driver for CUDA {mm[0]}.{mm[1]} is {ga['driver']}. It runs, but PTX newer than the driver cannot be JIT-compiled (TensorRT plugins and some kernels may fail).",
-                    [f"driver: {drv}", f"CUDA {version} at {where}", f"GA minimum: {ga['driver']} (source: {ga['source']})"],
+                    [f"driver: {drv}", f"CUDA {version} at {where}", f"GA minimum: {ga['driver']} ({_driver_row(ga)}; {knowledge.cite(ga)})"],
                     Fix(f"Upgrade the driver to ≥ {ga['driver']} for full support.", links=[CUDA_COMPAT]),
                 )
             )

@@ -74,7 +74,7 @@ except Exception as e:
     out["error"] = "%s: %s" % (type(e).__name__, e)
     emit("no-runtime-object")
     sys.exit(0)
-# Without a usable GPU, TensorRT (lean 11.4, no GPU) logs "createInferRuntime: ... CUDA initialization
+# Without a usable GPU, TensorRT (seen with a lean runtime and no GPU) logs "createInferRuntime: ... CUDA initialization
 # failure" and still returns a Runtime, which then crashes in deserialize_cuda_engine: stop here.
 if [m for m in messages if m[0] in ("INTERNAL_ERROR", "ERROR", "0", "1")]:
     out["error"] = "the runtime logged errors while starting"
@@ -251,7 +251,7 @@ def _sidecar_checks(engine: Path, meta: dict, snapshot: dict, des: Deserialized,
                     AREA,
                     f"TensorRT-RTX cannot run engines on this machine's GPU ({', '.join(_sm(c) for c in sorted(ccs))})",
                     f"TensorRT-RTX runs plans only on compute capability {', '.join(kb['supported_cc'])} and ≥ {kb['supported_from_cc']}; deserialization refuses other GPUs.",
-                    [f"{engine}: built with tensorrt-rtx {built or '?'}"] + [f"GPU {d.get('index')}: {d.get('name')} ({_sm(d.get('compute_capability'))})" for d in devices] + [f"source: {kb['source']}"],
+                    [f"{engine}: built with tensorrt-rtx {built or '?'}"] + [f"GPU {d.get('index')}: {d.get('name')} ({_sm(d.get('compute_capability'))})" for d in devices] + [knowledge.cite(kb)],
                     Fix("Build the engine with the full TensorRT for this GPU.", ["trtdoctor smoke --backend tensorrt"]),
                 )
             )

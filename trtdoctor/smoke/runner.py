@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from .. import __version__
+from .. import __version__, knowledge
 from ..findings import Finding
 from .backends import OrtBaseline, SmokeError, TensorRTBackend, save_engine
 from .stats import summarize, warnings_for
@@ -139,7 +139,8 @@ def _run(out: dict, backend_name: str, opts: dict, snap: dict, hint: str = "") -
     base_ms = baseline.time(x, max(5, min(opts["iterations"], 50)), 3)
     out["baseline"] = {"name": baseline.name, "version": baseline.version, "latency_ms": summarize(base_ms)}
     if backend_name == "tf-trt":
-        raise SmokeError("the TF-TRT backend needs TensorFlow ≤ 2.17 with a loadable TensorRT 8.6; run `trtdoctor check --only tensorflow`")
+        last = knowledge.tftrt_release()
+        raise SmokeError(f"the TF-TRT backend needs TensorFlow ≤ {last['series']} with a loadable TensorRT {last['trt']}; run `trtdoctor check --only tensorflow`")
     be = TensorRTBackend("tensorrt_rtx" if backend_name == "tensorrt-rtx" else "tensorrt")
     ok, why = be.available()
     if not ok:
