@@ -13,6 +13,8 @@ import re
 import struct
 from dataclasses import dataclass, field
 
+from .target import NotReadable, open_regular
+
 MACHINES = {3: "x86", 62: "x86-64", 183: "aarch64", 40: "arm", 21: "ppc64", 20: "ppc", 243: "riscv"}
 DT_NEEDED, DT_STRTAB, DT_STRSZ, DT_SONAME, DT_RPATH, DT_RUNPATH = 1, 5, 10, 14, 15, 29
 DT_VERDEF, DT_VERDEFNUM, DT_VERNEED, DT_VERNEEDNUM = 0x6FFFFFFC, 0x6FFFFFFD, 0x6FFFFFFE, 0x6FFFFFFF
@@ -75,9 +77,13 @@ class _File:
         return raw[:nul].decode("utf-8", "replace")
 
 
-def read_elf(path: str | os.PathLike) -> ElfInfo:
+def read_elf(path: str | os.PathLike, *, nofollow: bool = False) -> ElfInfo:
+    """The dynamic-loading facts of the ELF at ``path``; ElfError with a reason for anything
+    else, a FIFO or device included (never opened; see target.open_regular)."""
     try:
-        fh = open(path, "rb")
+        fh = open_regular(path, nofollow=nofollow)
+    except NotReadable as exc:
+        raise ElfError(str(exc)) from None
     except OSError as exc:
         raise ElfError(f"cannot open: {exc.strerror}") from None
     with fh:

@@ -12,13 +12,12 @@ cache that is missing or stale.
 
 from __future__ import annotations
 
-import glob
 import os
 import struct
 from dataclasses import dataclass, field
 
 from .elf import ElfError, ElfInfo, read_elf
-from .target import Target
+from .target import PACKAGE_DB_MAX, NotReadable, Target
 
 TRIPLETS = {"x86-64": "x86_64-linux-gnu", "aarch64": "aarch64-linux-gnu"}
 # ld.so.cache entry flags for the 64-bit libc6 ABI of each machine (glibc ldconfig.h).
@@ -49,15 +48,25 @@ def system_dirs(target: Target, machine: str) -> list[str]:
     return ["/lib64", "/usr/lib64"]
 
 
+# Bounds on what ld.so.conf may make us read: real ones name a few dozen directories.
+MAX_CONF_FILES = 1000
+MAX_CONF_DIRS = 4096
+CACHE_ENTRIES_MAX = 200_000  # a full distribution's cache has a few thousand
+
+
 def parse_ld_so_conf(target: Target, conf: str = "/etc/ld.so.conf") -> list[str]:
-    """Directories named by ld.so.conf and its ``include`` globs, in order, without repeats."""
-    dirs: list[str] = []
+    """Directories named by ld.so.conf and its ``include`` globs, in order, without repeats.
+    Every file and glob is read inside the root; more than MAX_CONF_FILES files or
+    MAX_CONF_DIRS directories is NotReadable (a crafted tree), not minutes of work."""
+    dirs: dict[str, None] = {}
     seen_files: set[str] = set()
 
     def visit(path: str) -> None:
         if path in seen_files:
             return
         seen_files.add(path)
+        if len(seen_files) > MAX_CONF_FILES:
+            raise NotReadable(f"{conf} includes more than {MAX_CONF_FILES} files (not read further)")
         text = target.read_text(path)
         if text is None:
             return
@@ -69,24 +78,24 @@ def parse_ld_so_conf(target: Target, conf: str = "/etc/ld.so.conf") -> list[str]
                 for pattern in line.split()[1:]:
                     if not pattern.startswith("/"):
                         pattern = os.path.join(os.path.dirname(path), pattern)
-                    for hit in sorted(glob.glob(str(target.path(pattern)))):
-                        visit(target.unroot(hit))
+                    for hit in target.glob(pattern):
+                        visit(hit)
             elif line.startswith("hwcap"):
                 continue
             else:
-                d = line.split("=", 1)[0].rstrip("/") or "/"
-                if d not in dirs:
-                    dirs.append(d)
+                dirs[line.split("=", 1)[0].rstrip("/") or "/"] = None
+                if len(dirs) > MAX_CONF_DIRS:
+                    raise NotReadable(f"{conf} and its includes name more than {MAX_CONF_DIRS} directories (not read further)")
 
     visit(conf)
-    return dirs
+    return list(dirs)
 
 
 def read_ld_so_cache(target: Target, machine: str) -> dict[str, list[str]] | None:
-    """soname -> paths from /etc/ld.so.cache (new format), or None if absent/unreadable."""
-    try:
-        data = target.path("/etc/ld.so.cache").read_bytes()
-    except OSError:
+    """soname -> paths from /etc/ld.so.cache (new format), or None if absent/unreadable.
+    NotReadable when it is not a regular file or is over PACKAGE_DB_MAX."""
+    data = target.read_bytes("/etc/ld.so.cache", PACKAGE_DB_MAX)
+    if data is None:
         return None
     magic = b"glibc-ld.so.cache1.1"
     start = data.find(magic)
@@ -95,18 +104,24 @@ def read_ld_so_cache(target: Target, machine: str) -> dict[str, list[str]] | Non
     try:
         nlibs, _strlen = struct.unpack_from("<II", data, start + 20)
         entries_off = start + 48
+        if nlibs > CACHE_ENTRIES_MAX or entries_off + 24 * nlibs > len(data):
+            return None  # not a cache ld.so could use either
         want = CACHE_FLAGS.get(machine)
         out: dict[str, list[str]] = {}
-        for i in range(min(nlibs, 1_000_000)):
+        for i in range(nlibs):
             flags, key, value, _osv, _hw = struct.unpack_from("<iIIIQ", data, entries_off + 24 * i)
             if want is not None and flags != want:
                 continue
-            name = data[start + key : data.index(b"\0", start + key)].decode()
-            path = data[start + value : data.index(b"\0", start + value)].decode()
-            out.setdefault(name, []).append(path)
+            out.setdefault(_cstr(data, start + key), []).append(_cstr(data, start + value))
         return out
     except (struct.error, ValueError, UnicodeDecodeError):
         return None
+
+
+def _cstr(data: bytes, off: int) -> str:
+    """The NUL-terminated string at ``off``, at most PATH_MAX long (ValueError otherwise)."""
+    end = data.index(b"\0", off, off + 4096)
+    return data[off:end].decode()
 
 
 @dataclass
@@ -161,7 +176,7 @@ class LoaderModel:
         """Read (and remember) the ELF at a judged-system path."""
         if path not in self._elf_cache:
             try:
-                self._elf_cache[path] = read_elf(self.target.path(path))
+                self._elf_cache[path] = read_elf(self.target.path(path), nofollow=self.target.contained)
             except ElfError as exc:
                 self._elf_cache[path] = exc
         return self._elf_cache[path]
