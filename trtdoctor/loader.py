@@ -160,6 +160,16 @@ def expand_origin(entry: str, requester_path: str, machine: str) -> str:
     return os.path.normpath(entry)
 
 
+# Candidate files one model may try (a directory x a soname, remembered answers included):
+# a healthy root needs a few thousand; the NEEDED lists times search directories of a crafted
+# tree can ask for millions (100,000 NEEDED x 200 directories took 137 s).
+MAX_TRIES = 50_000
+
+
+class _Spent(Exception):
+    """The model's budget of tries is used up."""
+
+
 class LoaderModel:
     def __init__(self, target: Target, machine: str = "x86-64", elf_class: int = 64):
         self.target = target
@@ -171,6 +181,10 @@ class LoaderModel:
         self.ld_preload = [p for p in env.get("LD_PRELOAD", "").replace(" ", ":").split(":") if p]
         self.system_dirs = system_dirs(target, machine)
         self._elf_cache: dict[str, ElfInfo | ElfError] = {}
+        self._exists: dict[str, bool] = {}
+        self._resolved: dict[tuple, Resolution] = {}
+        self._preloads: dict[str, str] | None = None
+        self.tries = 0
 
     def elf(self, path: str) -> ElfInfo | ElfError:
         """Read (and remember) the ELF at a judged-system path."""
@@ -181,10 +195,31 @@ class LoaderModel:
                 self._elf_cache[path] = exc
         return self._elf_cache[path]
 
+    def _present(self, cand: str) -> bool:
+        """Whether a candidate file exists (remembered); _Spent past MAX_TRIES."""
+        self.tries += 1
+        if self.tries > MAX_TRIES:
+            raise _Spent
+        hit = self._exists.get(cand)
+        if hit is None:
+            hit = self._exists[cand] = self.target.path(cand).exists()
+        return hit
+
+    def preloaded(self) -> dict[str, str]:
+        """soname -> the first LD_PRELOAD object that has it (read once)."""
+        if self._preloads is None:
+            found: dict[str, str] = {}
+            for pre in self.ld_preload:
+                info = self.elf(pre) if self._present(pre) else None
+                if isinstance(info, ElfInfo) and info.soname:
+                    found.setdefault(info.soname, pre)
+            self._preloads = found
+        return self._preloads
+
     def _try(self, res: Resolution, directory: str, via: str) -> bool:
         """True when the search ends here (found, or stopped by a broken file)."""
         cand = os.path.join(directory, res.soname)
-        if not self.target.path(cand).exists():
+        if not self._present(cand):
             res.steps.append(Step(directory, via, "absent"))
             return False
         info = self.elf(cand)
@@ -203,14 +238,27 @@ class LoaderModel:
 
     def resolve(self, soname: str, requester: str | None = None, loaders: tuple[str, ...] = ()) -> Resolution:
         """Where ``requester`` (or a plain dlopen) gets ``soname``; ``loaders`` are the objects
-        that loaded the requester, nearest first, whose DT_RPATH glibc also searches."""
-        res = Resolution(soname)
-        for pre in self.ld_preload:
-            pinfo = self.elf(pre)
-            if not isinstance(pinfo, ElfError) and pinfo.soname == soname:
-                res.steps.append(Step(pre, "LD_PRELOAD", "found"))
-                res.path, res.via = pre, "LD_PRELOAD"
-                return res
+        that loaded the requester, nearest first, whose DT_RPATH glibc also searches.
+        Remembered: the answer depends on nothing else."""
+        key = (soname, requester, loaders)
+        if key not in self._resolved:
+            res = Resolution(soname)
+            try:
+                self._search(res, requester, loaders)
+            except _Spent:
+                res.path, res.via = None, None
+                res.error = f"{soname}: not searched: the loader model stopped after {MAX_TRIES} tries in this root (NEEDED entries x search directories: a crafted tree?)"
+            self._resolved[key] = res
+        return self._resolved[key]
+
+    def _search(self, res: Resolution, requester: str | None, loaders: tuple[str, ...]) -> Resolution:
+        """glibc's search order (see the module's docstring), written into ``res``."""
+        soname = res.soname
+        pre = self.preloaded().get(soname)
+        if pre:
+            res.steps.append(Step(pre, "LD_PRELOAD", "found"))
+            res.path, res.via = pre, "LD_PRELOAD"
+            return res
         if "/" in soname:
             self._try(res, os.path.dirname(soname), "path")
             return self._finish(res)
