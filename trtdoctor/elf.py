@@ -13,11 +13,12 @@ import re
 import struct
 from dataclasses import dataclass, field
 
+from .target import NotReadable, open_regular
+
 MACHINES = {3: "x86", 62: "x86-64", 183: "aarch64", 40: "arm", 21: "ppc64", 20: "ppc", 243: "riscv"}
 DT_NEEDED, DT_STRTAB, DT_STRSZ, DT_SONAME, DT_RPATH, DT_RUNPATH = 1, 5, 10, 14, 15, 29
 DT_VERDEF, DT_VERDEFNUM, DT_VERNEED, DT_VERNEEDNUM = 0x6FFFFFFC, 0x6FFFFFFD, 0x6FFFFFFE, 0x6FFFFFFF
 VER_FLG_WEAK = 2
-_MAX_ITEMS = 100_000
 
 
 class ElfError(Exception):
@@ -51,13 +52,34 @@ def highest(names: list[str], prefix: str) -> str | None:
     return max(picked, key=version_key) if picked else None
 
 
+# Bounds on what one file may make us read. Real libraries stay far below them (of 441
+# on a Debian host with CUDA 13, the most any needed was 245 reads and 23 KB: libnss3,
+# 62 version definitions; libstdc++ 202 reads); a crafted table asks for far more (4096
+# requirement records sharing one chain of 4096 cost 85 s of CPU unbounded).
+MAX_PHNUM = 4096
+MAX_DYNAMIC = 8192  # dynamic entries read before DT_NULL
+MAX_NEEDED = 1024
+MAX_VERSION_RECORDS = 2048  # version requirements, or definitions, all chains together
+MAX_READS = 4096  # about 5 ms of reading
+MAX_BYTES = 4 << 20
+MAX_STRING = 4096  # PATH_MAX: an RPATH is the longest string we read
+
+
 class _File:
+    """Bounded reads of one file: every read counts against MAX_READS and MAX_BYTES."""
+
     def __init__(self, fh, size: int):
         self.fh, self.size = fh, size
+        self.reads = self.bytes = 0
+        self.strings: dict[int, str] = {}
 
     def at(self, off: int, n: int) -> bytes:
         if off < 0 or n < 0 or off + n > self.size:
             raise ElfError(f"truncated: needs bytes {off}..{off + n}, file has {self.size}")
+        self.reads += 1
+        self.bytes += n
+        if self.reads > MAX_READS or self.bytes > MAX_BYTES:
+            raise ElfError(f"its tables ask for more than {MAX_READS} reads or {MAX_BYTES >> 20} MiB (a crafted file?)")
         self.fh.seek(off)
         data = self.fh.read(n)
         if len(data) != n:
@@ -65,19 +87,30 @@ class _File:
         return data
 
     def cstr(self, off: int, limit: int) -> str:
-        end = min(self.size, off + min(limit, 4096))
+        """The NUL-terminated string at ``off`` within ``limit`` bytes (read once)."""
+        if off in self.strings:
+            return self.strings[off]
+        end = min(self.size, off + min(limit, MAX_STRING))
         if off < 0 or off >= end:
             raise ElfError("string outside the file")
-        raw = self.at(off, end - off)
+        raw = self.at(off, min(end - off, 256))  # names are short; read more only for a long RPATH
         nul = raw.find(b"\0")
+        if nul < 0 and end - off > 256:
+            raw = self.at(off, end - off)
+            nul = raw.find(b"\0")
         if nul < 0:
             raise ElfError("unterminated string")
-        return raw[:nul].decode("utf-8", "replace")
+        self.strings[off] = raw[:nul].decode("utf-8", "replace")
+        return self.strings[off]
 
 
-def read_elf(path: str | os.PathLike) -> ElfInfo:
+def read_elf(path: str | os.PathLike, *, nofollow: bool = False) -> ElfInfo:
+    """The dynamic-loading facts of the ELF at ``path``; ElfError with a reason for anything
+    else, a FIFO or device included (never opened; see target.open_regular)."""
     try:
-        fh = open(path, "rb")
+        fh = open_regular(path, nofollow=nofollow)
+    except NotReadable as exc:
+        raise ElfError(str(exc)) from None
     except OSError as exc:
         raise ElfError(f"cannot open: {exc.strerror}") from None
     with fh:
@@ -108,21 +141,7 @@ def _parse(f: _File, path: str) -> ElfInfo:
         raise ElfError(f"file too short ({f.size} bytes) for an ELF header")
     (_, machine, _, _, phoff, _, _, _, phentsize, phnum, _, _, _) = struct.unpack(hdr_fmt, f.at(16, hdr_len))
     info = ElfInfo(path, 64 if is64 else 32, MACHINES.get(machine, f"machine {machine}"))
-    ph_fmt = e + ("IIQQQQQQ" if is64 else "IIIIIIII")
-    ph_len = struct.calcsize(ph_fmt)
-    if phnum and phentsize < ph_len:
-        raise ElfError("bad program header size")
-    loads, dynamic = [], None
-    for i in range(min(phnum, 4096)):
-        fields = struct.unpack(ph_fmt, f.at(phoff + i * phentsize, ph_len))
-        if is64:
-            p_type, _, p_off, p_vaddr, _, p_filesz, _, _ = fields
-        else:
-            p_type, p_off, p_vaddr, _, p_filesz, _, _, _ = fields
-        if p_type == 1:
-            loads.append((p_vaddr, p_off, p_filesz))
-        elif p_type == 2:
-            dynamic = (p_off, p_filesz)
+    loads, dynamic = _segments(f, e, is64, phoff, phentsize, phnum)
     if dynamic is None:
         return info
 
@@ -132,15 +151,8 @@ def _parse(f: _File, path: str) -> ElfInfo:
                 return off + (addr - vaddr)
         raise ElfError(f"address {addr:#x} is outside the file's segments")
 
-    dyn_fmt = e + ("qQ" if is64 else "iI")
-    dyn_len = struct.calcsize(dyn_fmt)
-    entries = []
-    for i in range(min(dynamic[1] // dyn_len, _MAX_ITEMS)):
-        tag, val = struct.unpack(dyn_fmt, f.at(dynamic[0] + i * dyn_len, dyn_len))
-        if tag == 0:
-            break
-        entries.append((tag, val))
-    tags = {}
+    entries = _dynamic(f, e, is64, dynamic)
+    tags: dict[int, int] = {}
     for tag, val in entries:
         tags.setdefault(tag, val)
     if DT_STRTAB not in tags:
@@ -162,29 +174,91 @@ def _parse(f: _File, path: str) -> ElfInfo:
         elif tag == DT_RUNPATH:
             info.runpath = [p for p in s(val).split(":") if p]
     if DT_VERNEED in tags:
-        off = to_off(tags[DT_VERNEED])
-        for _ in range(min(tags.get(DT_VERNEEDNUM, 0), 4096)):
-            _, cnt, vn_file, vn_aux, vn_next = struct.unpack(e + "HHIII", f.at(off, 16))
-            names, aux = [], off + vn_aux
-            for _ in range(min(cnt, 4096)):
-                _, vna_flags, _, vna_name, vna_next = struct.unpack(e + "IHHII", f.at(aux, 16))
-                if not vna_flags & VER_FLG_WEAK:  # ld.so lets a weak version be missing
-                    names.append(s(vna_name))
-                if not vna_next:
-                    break
-                aux += vna_next
-            info.verneed[s(vn_file)] = names
-            if not vn_next:
-                break
-            off += vn_next
+        info.verneed = _verneed(f, e, to_off(tags[DT_VERNEED]), tags.get(DT_VERNEEDNUM, 0), s)
     if DT_VERDEF in tags:
-        off = to_off(tags[DT_VERDEF])
-        for _ in range(min(tags.get(DT_VERDEFNUM, 0), 4096)):
-            _, flags, _, cnt, _, vd_aux, vd_next = struct.unpack(e + "HHHHIII", f.at(off, 20))
-            if cnt and not flags & 1:  # VER_FLG_BASE names the file itself
-                (vda_name, _) = struct.unpack(e + "II", f.at(off + vd_aux, 8))
-                info.verdef.append(s(vda_name))
-            if not vd_next:
-                break
-            off += vd_next
+        info.verdef = _verdef(f, e, to_off(tags[DT_VERDEF]), tags.get(DT_VERDEFNUM, 0), s)
     return info
+
+
+def _segments(f: _File, e: str, is64: bool, phoff: int, phentsize: int, phnum: int) -> tuple[list[tuple[int, int, int]], tuple[int, int] | None]:
+    """The PT_LOAD segments (vaddr, offset, filesz) and the PT_DYNAMIC one (offset, filesz)."""
+    ph_fmt = e + ("IIQQQQQQ" if is64 else "IIIIIIII")
+    ph_len = struct.calcsize(ph_fmt)
+    if phnum and phentsize < ph_len:
+        raise ElfError("bad program header size")
+    if phnum > MAX_PHNUM:
+        raise ElfError(f"more than {MAX_PHNUM} program headers")
+    loads, dynamic = [], None
+    for i in range(phnum):
+        fields = struct.unpack(ph_fmt, f.at(phoff + i * phentsize, ph_len))
+        if is64:
+            p_type, _, p_off, p_vaddr, _, p_filesz, _, _ = fields
+        else:
+            p_type, p_off, p_vaddr, _, p_filesz, _, _, _ = fields
+        if p_type == 1:
+            loads.append((p_vaddr, p_off, p_filesz))
+        elif p_type == 2:
+            dynamic = (p_off, p_filesz)
+    return loads, dynamic
+
+
+def _dynamic(f: _File, e: str, is64: bool, dynamic: tuple[int, int]) -> list[tuple[int, int]]:
+    """The dynamic entries up to DT_NULL, read at once; more than MAX_DYNAMIC, or more than
+    MAX_NEEDED DT_NEEDED among them, is an error."""
+    dyn_fmt = e + ("qQ" if is64 else "iI")
+    dyn_len = struct.calcsize(dyn_fmt)
+    count = dynamic[1] // dyn_len
+    raw = f.at(dynamic[0], min(count, MAX_DYNAMIC) * dyn_len)
+    entries = []
+    for tag, val in struct.iter_unpack(dyn_fmt, raw):
+        if tag == 0:
+            break
+        entries.append((tag, val))
+    else:
+        if count > MAX_DYNAMIC:
+            raise ElfError(f"its dynamic section has more than {MAX_DYNAMIC} entries")
+    if sum(1 for tag, _ in entries if tag == DT_NEEDED) > MAX_NEEDED:
+        raise ElfError(f"more than {MAX_NEEDED} DT_NEEDED entries")
+    return entries
+
+
+def _verneed(f: _File, e: str, off: int, num: int, s) -> dict[str, list[str]]:
+    """file -> the version names it must define (weak ones left out: ld.so lets them be missing)."""
+    if num > MAX_NEEDED:
+        raise ElfError(f"more than {MAX_NEEDED} version-requirement entries")
+    out: dict[str, list[str]] = {}
+    records = 0
+    for _ in range(num):
+        _, cnt, vn_file, vn_aux, vn_next = struct.unpack(e + "HHIII", f.at(off, 16))
+        records += cnt
+        if records > MAX_VERSION_RECORDS:
+            raise ElfError(f"more than {MAX_VERSION_RECORDS} version requirements")
+        names, aux = [], off + vn_aux
+        for _ in range(cnt):
+            _, vna_flags, _, vna_name, vna_next = struct.unpack(e + "IHHII", f.at(aux, 16))
+            if not vna_flags & VER_FLG_WEAK:
+                names.append(s(vna_name))
+            if not vna_next:
+                break
+            aux += vna_next
+        out[s(vn_file)] = names
+        if not vn_next:
+            break
+        off += vn_next
+    return out
+
+
+def _verdef(f: _File, e: str, off: int, num: int, s) -> list[str]:
+    """The versions the file defines (its VER_FLG_BASE record names the file itself)."""
+    if num > MAX_VERSION_RECORDS:
+        raise ElfError(f"more than {MAX_VERSION_RECORDS} version definitions")
+    out = []
+    for _ in range(num):
+        _, flags, _, cnt, _, vd_aux, vd_next = struct.unpack(e + "HHHHIII", f.at(off, 20))
+        if cnt and not flags & 1:
+            (vda_name, _) = struct.unpack(e + "II", f.at(off + vd_aux, 8))
+            out.append(s(vda_name))
+        if not vd_next:
+            break
+        off += vd_next
+    return out

@@ -12,13 +12,12 @@ cache that is missing or stale.
 
 from __future__ import annotations
 
-import glob
 import os
 import struct
 from dataclasses import dataclass, field
 
 from .elf import ElfError, ElfInfo, read_elf
-from .target import Target
+from .target import PACKAGE_DB_MAX, NotReadable, Target
 
 TRIPLETS = {"x86-64": "x86_64-linux-gnu", "aarch64": "aarch64-linux-gnu"}
 # ld.so.cache entry flags for the 64-bit libc6 ABI of each machine (glibc ldconfig.h).
@@ -49,15 +48,25 @@ def system_dirs(target: Target, machine: str) -> list[str]:
     return ["/lib64", "/usr/lib64"]
 
 
+# Bounds on what ld.so.conf may make us read: real ones name a few dozen directories.
+MAX_CONF_FILES = 1000
+MAX_CONF_DIRS = 4096
+CACHE_ENTRIES_MAX = 200_000  # a full distribution's cache has a few thousand
+
+
 def parse_ld_so_conf(target: Target, conf: str = "/etc/ld.so.conf") -> list[str]:
-    """Directories named by ld.so.conf and its ``include`` globs, in order, without repeats."""
-    dirs: list[str] = []
+    """Directories named by ld.so.conf and its ``include`` globs, in order, without repeats.
+    Every file and glob is read inside the root; more than MAX_CONF_FILES files or
+    MAX_CONF_DIRS directories is NotReadable (a crafted tree), not minutes of work."""
+    dirs: dict[str, None] = {}
     seen_files: set[str] = set()
 
     def visit(path: str) -> None:
         if path in seen_files:
             return
         seen_files.add(path)
+        if len(seen_files) > MAX_CONF_FILES:
+            raise NotReadable(f"{conf} includes more than {MAX_CONF_FILES} files (not read further)")
         text = target.read_text(path)
         if text is None:
             return
@@ -69,24 +78,24 @@ def parse_ld_so_conf(target: Target, conf: str = "/etc/ld.so.conf") -> list[str]
                 for pattern in line.split()[1:]:
                     if not pattern.startswith("/"):
                         pattern = os.path.join(os.path.dirname(path), pattern)
-                    for hit in sorted(glob.glob(str(target.path(pattern)))):
-                        visit(target.unroot(hit))
+                    for hit in target.glob(pattern):
+                        visit(hit)
             elif line.startswith("hwcap"):
                 continue
             else:
-                d = line.split("=", 1)[0].rstrip("/") or "/"
-                if d not in dirs:
-                    dirs.append(d)
+                dirs[line.split("=", 1)[0].rstrip("/") or "/"] = None
+                if len(dirs) > MAX_CONF_DIRS:
+                    raise NotReadable(f"{conf} and its includes name more than {MAX_CONF_DIRS} directories (not read further)")
 
     visit(conf)
-    return dirs
+    return list(dirs)
 
 
 def read_ld_so_cache(target: Target, machine: str) -> dict[str, list[str]] | None:
-    """soname -> paths from /etc/ld.so.cache (new format), or None if absent/unreadable."""
-    try:
-        data = target.path("/etc/ld.so.cache").read_bytes()
-    except OSError:
+    """soname -> paths from /etc/ld.so.cache (new format), or None if absent/unreadable.
+    NotReadable when it is not a regular file or is over PACKAGE_DB_MAX."""
+    data = target.read_bytes("/etc/ld.so.cache", PACKAGE_DB_MAX)
+    if data is None:
         return None
     magic = b"glibc-ld.so.cache1.1"
     start = data.find(magic)
@@ -95,18 +104,24 @@ def read_ld_so_cache(target: Target, machine: str) -> dict[str, list[str]] | Non
     try:
         nlibs, _strlen = struct.unpack_from("<II", data, start + 20)
         entries_off = start + 48
+        if nlibs > CACHE_ENTRIES_MAX or entries_off + 24 * nlibs > len(data):
+            return None  # not a cache ld.so could use either
         want = CACHE_FLAGS.get(machine)
         out: dict[str, list[str]] = {}
-        for i in range(min(nlibs, 1_000_000)):
+        for i in range(nlibs):
             flags, key, value, _osv, _hw = struct.unpack_from("<iIIIQ", data, entries_off + 24 * i)
             if want is not None and flags != want:
                 continue
-            name = data[start + key : data.index(b"\0", start + key)].decode()
-            path = data[start + value : data.index(b"\0", start + value)].decode()
-            out.setdefault(name, []).append(path)
+            out.setdefault(_cstr(data, start + key), []).append(_cstr(data, start + value))
         return out
     except (struct.error, ValueError, UnicodeDecodeError):
         return None
+
+
+def _cstr(data: bytes, off: int) -> str:
+    """The NUL-terminated string at ``off``, at most PATH_MAX long (ValueError otherwise)."""
+    end = data.index(b"\0", off, off + 4096)
+    return data[off:end].decode()
 
 
 @dataclass
@@ -145,6 +160,16 @@ def expand_origin(entry: str, requester_path: str, machine: str) -> str:
     return os.path.normpath(entry)
 
 
+# Candidate files one model may try (a directory x a soname, remembered answers included):
+# a healthy root needs a few thousand; the NEEDED lists times search directories of a crafted
+# tree can ask for millions (100,000 NEEDED x 200 directories took 137 s).
+MAX_TRIES = 50_000
+
+
+class _Spent(Exception):
+    """The model's budget of tries is used up."""
+
+
 class LoaderModel:
     def __init__(self, target: Target, machine: str = "x86-64", elf_class: int = 64):
         self.target = target
@@ -156,20 +181,45 @@ class LoaderModel:
         self.ld_preload = [p for p in env.get("LD_PRELOAD", "").replace(" ", ":").split(":") if p]
         self.system_dirs = system_dirs(target, machine)
         self._elf_cache: dict[str, ElfInfo | ElfError] = {}
+        self._exists: dict[str, bool] = {}
+        self._resolved: dict[tuple, Resolution] = {}
+        self._preloads: dict[str, str] | None = None
+        self.tries = 0
 
     def elf(self, path: str) -> ElfInfo | ElfError:
         """Read (and remember) the ELF at a judged-system path."""
         if path not in self._elf_cache:
             try:
-                self._elf_cache[path] = read_elf(self.target.path(path))
+                self._elf_cache[path] = read_elf(self.target.path(path), nofollow=self.target.contained)
             except ElfError as exc:
                 self._elf_cache[path] = exc
         return self._elf_cache[path]
 
+    def _present(self, cand: str) -> bool:
+        """Whether a candidate file exists (remembered); _Spent past MAX_TRIES."""
+        self.tries += 1
+        if self.tries > MAX_TRIES:
+            raise _Spent
+        hit = self._exists.get(cand)
+        if hit is None:
+            hit = self._exists[cand] = self.target.path(cand).exists()
+        return hit
+
+    def preloaded(self) -> dict[str, str]:
+        """soname -> the first LD_PRELOAD object that has it (read once)."""
+        if self._preloads is None:
+            found: dict[str, str] = {}
+            for pre in self.ld_preload:
+                info = self.elf(pre) if self._present(pre) else None
+                if isinstance(info, ElfInfo) and info.soname:
+                    found.setdefault(info.soname, pre)
+            self._preloads = found
+        return self._preloads
+
     def _try(self, res: Resolution, directory: str, via: str) -> bool:
         """True when the search ends here (found, or stopped by a broken file)."""
         cand = os.path.join(directory, res.soname)
-        if not self.target.path(cand).exists():
+        if not self._present(cand):
             res.steps.append(Step(directory, via, "absent"))
             return False
         info = self.elf(cand)
@@ -188,14 +238,27 @@ class LoaderModel:
 
     def resolve(self, soname: str, requester: str | None = None, loaders: tuple[str, ...] = ()) -> Resolution:
         """Where ``requester`` (or a plain dlopen) gets ``soname``; ``loaders`` are the objects
-        that loaded the requester, nearest first, whose DT_RPATH glibc also searches."""
-        res = Resolution(soname)
-        for pre in self.ld_preload:
-            pinfo = self.elf(pre)
-            if not isinstance(pinfo, ElfError) and pinfo.soname == soname:
-                res.steps.append(Step(pre, "LD_PRELOAD", "found"))
-                res.path, res.via = pre, "LD_PRELOAD"
-                return res
+        that loaded the requester, nearest first, whose DT_RPATH glibc also searches.
+        Remembered: the answer depends on nothing else."""
+        key = (soname, requester, loaders)
+        if key not in self._resolved:
+            res = Resolution(soname)
+            try:
+                self._search(res, requester, loaders)
+            except _Spent:
+                res.path, res.via = None, None
+                res.error = f"{soname}: not searched: the loader model stopped after {MAX_TRIES} tries in this root (NEEDED entries x search directories: a crafted tree?)"
+            self._resolved[key] = res
+        return self._resolved[key]
+
+    def _search(self, res: Resolution, requester: str | None, loaders: tuple[str, ...]) -> Resolution:
+        """glibc's search order (see the module's docstring), written into ``res``."""
+        soname = res.soname
+        pre = self.preloaded().get(soname)
+        if pre:
+            res.steps.append(Step(pre, "LD_PRELOAD", "found"))
+            res.path, res.via = pre, "LD_PRELOAD"
+            return res
         if "/" in soname:
             self._try(res, os.path.dirname(soname), "path")
             return self._finish(res)

@@ -54,11 +54,11 @@ def _trt_headers(target: Target) -> list[dict]:
     out = []
     pats = ["/usr/include/NvInferVersion.h", "/usr/include/*/NvInferVersion.h", "/usr/local/TensorRT*/include/NvInferVersion.h", "/opt/tensorrt/include/NvInferVersion.h"]
     for pat in pats:
-        for p in glob.glob(str(target.path(pat))):
-            text = open(p, encoding="utf-8", errors="replace").read()
+        for p in target.glob(pat):
+            text = target.read_text(p) or ""
             vals = [re.search(rf"#define\s+(?:NV_TENSORRT|TRT)_{k}(?:_ENTERPRISE)?\s+(\d+)", text) for k in ("MAJOR", "MINOR", "PATCH")]
             if vals[0]:
-                out.append({"path": target.unroot(p), "version": ".".join(v.group(1) for v in vals if v)})
+                out.append({"path": p, "version": ".".join(v.group(1) for v in vals if v)})
     return out
 
 
@@ -111,22 +111,22 @@ def probe_tensorrt(target: Target, snap: dict) -> dict:
         inst["modules"] = {m: target.path(f"{site}/{m}").is_dir() for m in mods}
         inst["libs_files"] = _libs_files(target, site, "tensorrt_libs")
         inst["runtimes"] = _runtimes(target, site, parts)
-        bindings = sorted(glob.glob(str(target.path(site)) + "/tensorrt*/tensorrt*.so"))
+        bindings = target.glob(glob.escape(site) + "/tensorrt*/tensorrt*.so")
         inst["bindings_so"] = []
         for so in bindings:
             try:
-                info = read_elf(so)
+                info = read_elf(target.path(so), nofollow=target.contained)
                 needs = [n for n in info.needed if n.startswith(("libnvinfer", "libnvonnx"))]
                 majors = sorted({soname_parts(n)[1] for n in needs if soname_parts(n)})
-                inst["bindings_so"].append({"path": target.unroot(so), "needs": needs, "soname_majors": majors, "rpath": info.rpath or info.runpath})
+                inst["bindings_so"].append({"path": so, "needs": needs, "soname_majors": majors, "rpath": info.rpath or info.runpath})
             except ElfError as exc:
-                inst["bindings_so"].append({"path": target.unroot(so), "error": str(exc)})
+                inst["bindings_so"].append({"path": so, "error": str(exc)})
         installs.append(inst)
     return {"installs": installs, "headers": _trt_headers(target)}
 
 
 def _libs_files(target: Target, site: str, package: str) -> list[str]:
-    return sorted(os.path.basename(p) for p in glob.glob(str(target.path(f"{site}/{package}")) + "/lib*.so*"))
+    return [os.path.basename(p) for p in target.glob(glob.escape(f"{site}/{package}") + "/lib*.so*")]
 
 
 def _runtimes(target: Target, site: str, parts: dict) -> list[dict]:
@@ -288,8 +288,8 @@ ORT_PROVIDER_LIBS = {
 
 
 def ort_providers(target: Target, site: str) -> list[str]:
-    capi = target.path(f"{site}/onnxruntime/capi")
-    found = [ORT_PROVIDER_LIBS[m.group(1)] for p in sorted(glob.glob(str(capi) + "/libonnxruntime_providers_*.so")) if (m := re.search(r"_providers_(\w+)\.so$", p)) and m.group(1) in ORT_PROVIDER_LIBS]
+    libs = target.glob(glob.escape(f"{site}/onnxruntime/capi") + "/libonnxruntime_providers_*.so")
+    found = [ORT_PROVIDER_LIBS[m.group(1)] for p in libs if (m := re.search(r"_providers_(\w+)\.so$", p)) and m.group(1) in ORT_PROVIDER_LIBS]
     return found + ["CPUExecutionProvider"]
 
 

@@ -12,7 +12,7 @@ from .. import knowledge
 from ..elf import ElfError, highest, read_elf, version_key
 from ..loader import LoaderModel, default_dirs, parse_ld_so_conf
 from ..subproc import run_python_json
-from ..target import Target
+from ..target import PACKAGE_DB_MAX, Target
 
 _SONAME_RE = re.compile(r"^(lib[\w+\-.]*?)\.so\.(\d+(?:\.\d+)*)$")
 
@@ -97,7 +97,7 @@ def preloaded(target: Target, model: LoaderModel, site: str, requester: str) -> 
     if kb["marker"] not in text:
         return None, {}
     dirs = [f"{site}/{d}" for d in kb["also_loads"]] if kb["also_marker"] in text else []
-    files = [target.unroot(p) for d in dirs + [f"{site}/{row['libs']}"] for p in sorted(glob.glob(str(target.path(d)) + "/" + kb["loads"]))]
+    files = [p for d in dirs + [f"{site}/{row['libs']}"] for p in target.glob(glob.escape(d) + "/" + kb["loads"])]
     return init, _loads_in_turn(model, files)
 
 
@@ -121,6 +121,7 @@ class Places:
     def __init__(self, target: Target, snap: dict, model: LoaderModel):
         self.target = target
         self.dirs: list[tuple[str, str]] = []
+        self._known: set[str] = set()
         self.pip_versions: dict[str, str] = {}
         self.pip_files: dict[str, tuple[str, str]] = {}  # file -> (label, version) from RECORD
         for d in target.env.get("LD_LIBRARY_PATH", "").split(":"):
@@ -132,13 +133,13 @@ class Places:
         self.add("/usr/lib/wsl/lib", "WSL driver")
         self.add("/usr/local/nvidia/lib64", "container driver mount")
         for tk in snap.get("cuda", {}).get("toolkits", []):
-            for sub in ["lib64", "lib"] + [target.unroot(p) for p in glob.glob(str(target.path(tk["path"])) + "/targets/*/lib")]:
+            for sub in ["lib64", "lib"] + target.glob(glob.escape(tk["path"]) + "/targets/*/lib"):
                 self.add(sub if sub.startswith("/") else f"{tk['path']}/{sub}", f"CUDA toolkit {tk['version']}")
         if target.env.get("CUDA_HOME"):
             self.add(target.env["CUDA_HOME"] + "/lib64", "CUDA_HOME")
         for pat in ("/usr/local/TensorRT*/lib", "/opt/tensorrt/lib", "/usr/src/tensorrt/lib"):
-            for p in glob.glob(str(target.path(pat))):
-                self.add(target.unroot(p), "TensorRT tar/deb")
+            for p in target.glob(pat):
+                self.add(p, "TensorRT tar/deb")
         for env in snap.get("python", {}).get("environments", []):
             site = env.get("site_packages")
             if not site:
@@ -153,11 +154,11 @@ class Places:
     def _pip_dirs(self, env: dict, site: str, where: str) -> None:
         pkgs = env.get("packages", {})
         self._read_records(site, where)
-        for sub in sorted(glob.glob(str(self.target.path(site)) + "/nvidia/*/lib")):
+        for sub in self.target.glob(glob.escape(site) + "/nvidia/*/lib"):
             part = os.path.basename(os.path.dirname(sub))
             dist = self._owner(pkgs, part)
             label = f"pip {dist[0]} {dist[1]} ({where})" if dist else f"pip nvidia/{part} ({where})"
-            self.add(self.target.unroot(sub), label, dist[1] if dist else None)
+            self.add(sub, label, dist[1] if dist else None)
         for part in [r["libs"] for r in trt_runtimes()] + ["tensorrt"]:
             sub = f"{site}/{part}"
             kind = runtime_by_package(part)
@@ -167,20 +168,16 @@ class Places:
 
     def _read_records(self, site: str, where: str) -> None:
         """Which wheel owns each library file: cu13 wheels share one nvidia/cu13/lib."""
-        for di in glob.glob(str(self.target.path(site)) + "/*.dist-info"):
+        for di in self.target.glob(glob.escape(site) + "/*.dist-info"):
             base = os.path.basename(di)
             if not base.startswith(("nvidia", "tensorrt")):
                 continue
             name, version = base[: -len(".dist-info")].split("-", 1) if "-" in base else (base, "")
             name = name.replace("_", "-").lower()
-            try:
-                with open(os.path.join(di, "RECORD"), encoding="utf-8", errors="replace") as fh:
-                    for line in fh:
-                        rel = line.split(",", 1)[0]
-                        if ".so" in rel and not rel.startswith(".."):
-                            self.pip_files[os.path.normpath(f"{site}/{rel}")] = (f"pip {name} {version} ({where})", version)
-            except OSError:
-                continue
+            for line in (self.target.read_text(f"{di}/RECORD", PACKAGE_DB_MAX) or "").splitlines():
+                rel = line.split(",", 1)[0]
+                if ".so" in rel and not rel.startswith(".."):
+                    self.pip_files[os.path.normpath(f"{site}/{rel}")] = (f"pip {name} {version} ({where})", version)
 
     @staticmethod
     def _owner(pkgs: dict, part: str) -> tuple[str, str] | None:
@@ -192,8 +189,9 @@ class Places:
 
     def add(self, d: str, label: str, version: str | None = None) -> None:
         d = os.path.normpath(d) if d else d
-        if not d or any(d == x for x, _ in self.dirs) or not self.target.path(d).is_dir():
+        if not d or d in self._known or not self.target.path(d).is_dir():
             return
+        self._known.add(d)
         self.dirs.append((d, label))
         if version:
             self.pip_versions[d] = version
@@ -201,15 +199,14 @@ class Places:
     def sonames_present(self) -> set[str]:
         names = set()
         for d, _ in self.dirs:
-            for p in glob.glob(str(self.target.path(d)) + "/lib*.so.*"):
+            for p in self.target.glob(glob.escape(d) + "/lib*.so.*"):
                 names.add(os.path.basename(p))
         return names
 
 
 def file_version(target: Target, path: str, places: Places) -> str | None:
     """A library file's version: its real file name, its pip package, or a header nearby."""
-    real = os.path.realpath(target.path(path))
-    base = os.path.basename(real)
+    base = os.path.basename(target.realpath(path))
     parts = soname_parts(base)
     name_parts = soname_parts(os.path.basename(path))
     if parts and (name_parts is None or version_key(parts[1]) > version_key(name_parts[1]) or parts[1].count(".") >= 2):
@@ -245,19 +242,19 @@ def _copies(target: Target, soname: str, places: Places, model: LoaderModel) -> 
     for d, label in places.dirs:
         p = f"{d}/{soname}"
         host = target.path(p)
-        if not os.path.lexists(host):
+        if not (host.exists() or target.islink(p)):
             continue
-        real = os.path.realpath(host)
+        real = target.realpath(p)
         if real in seen:
             seen[real]["also"].append(p)
             continue
         info = model.elf(p)
         copy = {
             "path": p,
-            "real": target.unroot(real),
+            "real": real,
             "via": places.pip_files.get(p, (label,))[0],
             "version": file_version(target, p, places),
-            "size": os.path.getsize(real) if os.path.exists(real) else None,
+            "size": host.stat().st_size if host.exists() else None,
             "also": [],
         }
         if isinstance(info, ElfError):
@@ -291,15 +288,15 @@ def _consumers(target: Target, snap: dict) -> list[dict]:
             ("onnxruntime/capi/libonnxruntime_providers_cuda.so", "onnxruntime CUDA EP", "onnxruntime-cuda-ep", ("libcudart", "libcudnn", "libcublas", "libcurand", "libcufft", "libnvrtc")),
             ("pycuda/_driver*.so", "pycuda", "pycuda", ("libcuda",)),
         ):
-            for so in sorted(glob.glob(str(target.path(site)) + "/" + pat)):
+            for so in target.glob(glob.escape(site) + "/" + pat):
                 try:
-                    needed = read_elf(so).needed
+                    needed = read_elf(target.path(so), nofollow=target.contained).needed
                 except ElfError as exc:
-                    out.append({"name": name, "role": role, "site_packages": site, "requester": target.unroot(so), "needs": [], "error": str(exc)})
+                    out.append({"name": name, "role": role, "site_packages": site, "requester": so, "needs": [], "error": str(exc)})
                     continue
                 row = runtime_by_package(os.path.basename(os.path.dirname(so))) if role == "tensorrt-bindings" else None
                 label = f"{row['module']} bindings" if row else name  # tensorrt_lean bindings, …
-                out.append({"name": label, "role": role, "site_packages": site, "requester": target.unroot(so), "needs": [n for n in needed if n.startswith(prefix)], "kind": "NEEDED"})
+                out.append({"name": label, "role": role, "site_packages": site, "requester": so, "needs": [n for n in needed if n.startswith(prefix)], "kind": "NEEDED"})
     return out
 
 
@@ -345,7 +342,7 @@ def _torch_consumer(target: Target, site: str, version: str) -> list[dict]:
         return []
     label = f"torch {version}"
     try:
-        needed = read_elf(str(target.path(so))).needed
+        needed = read_elf(target.path(so), nofollow=target.contained).needed
     except ElfError as exc:
         return [{"name": label, "role": "torch", "site_packages": site, "requester": so, "needs": [], "error": str(exc)}]
     known = {s for row in catalog() if row["group"] in ("cuda", "cudnn") for s in row["sonames"]}
@@ -414,7 +411,7 @@ def probe_libraries(target: Target, snap: dict) -> dict:
             "copies": _copies(target, soname, places, model),
         }
         if res.found:
-            libs[soname]["resolved_real"] = target.unroot(os.path.realpath(target.path(res.path)))
+            libs[soname]["resolved_real"] = target.realpath(res.path)
             libs[soname]["version"] = file_version(target, res.path, places)
             libs[soname]["unresolved_needed"] = _unresolved_needed(model, res.path)
             libs[soname]["libstdcxx"] = _libstdcxx_check(model, res.path)
@@ -430,7 +427,7 @@ def probe_libraries(target: Target, snap: dict) -> dict:
                 res = {"resolved": r.path if r.found else None, "via": r.via, "error": r.error}
             if res["resolved"] and not res["error"]:
                 res["version"] = file_version(target, res["resolved"], places)
-                res["resolved_real"] = target.unroot(os.path.realpath(target.path(res["resolved"])))
+                res["resolved_real"] = target.realpath(res["resolved"])
             c["resolutions"][soname] = res
     out = {
         "machine": machine,
@@ -449,7 +446,7 @@ def probe_libraries(target: Target, snap: dict) -> dict:
             for s, v in live.items():
                 if s in libs:
                     libs[s]["live"] = v
-                    model_real = os.path.realpath(target.path(libs[s]["resolved"]))
+                    model_real = target.realpath(libs[s]["resolved"])
                     loaded = v.get("loaded")
                     libs[s]["live_agrees"] = bool(loaded) and os.path.realpath(loaded) == model_real
     return out
@@ -503,7 +500,7 @@ def _stale_cache(target: Target, model: LoaderModel) -> list[str]:
         return []
     stale, known = [], {s for row in catalog() for s in row["sonames"]}
     for d in parse_ld_so_conf(target):
-        for p in glob.glob(str(target.path(d)) + "/lib*.so.*"):
+        for p in target.glob(glob.escape(d) + "/lib*.so.*"):
             name = os.path.basename(p)
             if name in known and name not in model.cache:
                 stale.append(f"{d}/{name}")

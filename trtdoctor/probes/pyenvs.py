@@ -10,7 +10,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from ..subproc import run_python_json
-from ..target import Target
+from ..target import PACKAGE_DB_MAX, Target
 
 RELEVANT = re.compile(
     r"^(tensorrt.*|nvidia-.*|tensorflow.*|tf-keras|keras|pycuda|onnxruntime.*|onnx|torch|"
@@ -22,22 +22,19 @@ def normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def read_dists(site: str) -> dict[str, dict]:
+def read_dists(target: Target, site: str) -> dict[str, dict]:
     """name -> {version, dist_info} for the packages worth judging in one site dir."""
     out = {}
-    for di in glob.glob(os.path.join(glob.escape(site), "*.dist-info")) + glob.glob(os.path.join(glob.escape(site), "*.egg-info")):
+    for di in target.glob(os.path.join(glob.escape(site), "*.dist-info")) + target.glob(os.path.join(glob.escape(site), "*.egg-info")):
         base = os.path.basename(di).rsplit(".", 1)[0]
         name, _, version = base.partition("-")
         meta = os.path.join(di, "METADATA") if di.endswith("dist-info") else os.path.join(di, "PKG-INFO")
-        try:
-            with open(meta, encoding="utf-8", errors="replace") as fh:
-                head = fh.read(4096)
+        head = target.read_text(meta, 4096, head=True)  # Name and Version open the file
+        if head is not None:
             m = re.search(r"^Name:\s*(\S+)", head, re.M)
             v = re.search(r"^Version:\s*(\S+)", head, re.M)
             name = m.group(1) if m else name
             version = v.group(1) if v else version
-        except OSError:
-            pass
         n = normalize(name)
         if RELEVANT.match(n):
             out[n] = {"version": version, "dist_info": di}
@@ -46,7 +43,7 @@ def read_dists(site: str) -> dict[str, dict]:
 
 def _version_dirs(prefix: str, target: Target) -> list[str]:
     """``X.Y`` for each ``lib/pythonX.Y`` under ``prefix``."""
-    found = glob.glob(str(target.path(prefix)) + "/lib/python3.*")
+    found = target.glob(glob.escape(prefix) + "/lib/python3.*")
     return sorted({m.group(1) for p in found for m in [re.search(r"/python(3\.\d+)$", p)] if m}, key=lambda v: int(v.split(".")[1]))
 
 
@@ -83,8 +80,8 @@ def interpreters(target: Target) -> list[dict]:
     out: list[dict] = []
 
     def add(kind: str, prefix: str, python: str | None, version: str | None = None, base: str | None = None) -> None:
-        real = os.path.realpath(target.path(prefix))
-        if any(os.path.realpath(target.path(i["prefix"])) == real for i in out):
+        real = target.realpath(prefix)
+        if any(target.realpath(i["prefix"]) == real for i in out):
             return
         cfg = _pyvenv_cfg(prefix, target)
         if cfg is not None and base is None:
@@ -119,10 +116,10 @@ def interpreters(target: Target) -> list[dict]:
     if target.live:
         add("running", sys.prefix, sys.executable, f"{sys.version_info[0]}.{sys.version_info[1]}", sys.base_prefix)
     for pat in ("/usr/bin/python3.*", "/usr/local/bin/python3.*"):
-        for exe in sorted(glob.glob(str(target.path(pat)))):
+        for exe in target.glob(pat):
             m = re.search(r"/python(3\.\d+)$", exe)
             if m:
-                add("system", os.path.dirname(os.path.dirname(target.unroot(exe))), target.unroot(exe), m.group(1))
+                add("system", os.path.dirname(os.path.dirname(exe)), exe, m.group(1))
     return out
 
 
@@ -155,13 +152,13 @@ def static_sys_path(target: Target, interp: dict) -> tuple[list[dict], list[dict
     def site_dir(path: str, origin: str) -> None:
         if not target.path(path).is_dir() or not put(path, origin):
             return
-        for pth in sorted(glob.glob(glob.escape(str(target.path(path))) + "/*.pth")):
-            text = target.read_text(target.unroot(pth)) or ""
+        for pth in target.glob(glob.escape(path) + "/*.pth"):
+            text = target.read_text(pth) or ""
             for line in text.splitlines():
                 if not line.strip() or line.startswith("#"):
                     continue
                 if line.startswith(("import ", "import\t")):
-                    imports.append({"file": target.unroot(pth), "line": line[:200]})
+                    imports.append({"file": pth, "line": line[:200]})
                     continue
                 extra = os.path.join(path, line.rstrip())
                 if target.path(extra).is_dir():
@@ -226,44 +223,40 @@ def live_python(target: Target, snap: dict) -> dict:
         for p in rec.get("live_only", []):
             if p.endswith(("site-packages", "dist-packages")) and p not in known and os.path.isdir(p):
                 known.add(p)
-                pkgs = read_dists(p)
+                pkgs = read_dists(target, p)
                 envs.append(
                     {"kind": rec["kind"], "prefix": rec.get("prefix"), "site_packages": p, "python_version": rec.get("version"), "python": rec["python"], "packages": {k: v["version"] for k, v in sorted(pkgs.items())}}
                 )
     return area
 
 
-def _top_level(dist_info: str) -> list[str]:
+def _top_level(target: Target, dist_info: str) -> list[str]:
     """The top-level import names a distribution installs (its RECORD; else top_level.txt)."""
     names = []
-    try:
-        with open(os.path.join(dist_info, "RECORD"), encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                first = line.split(",", 1)[0].split("/", 1)[0]
-                if first and not first.endswith((".dist-info", ".data", ".pth")) and first not in ("..", "__pycache__", "bin"):
-                    names.append(first.split(".", 1)[0])
-    except OSError:
-        try:
-            with open(os.path.join(dist_info, "top_level.txt"), encoding="utf-8", errors="replace") as fh:
-                names = [x.strip() for x in fh if x.strip()]
-        except OSError:
-            pass
+    record = target.read_text(os.path.join(dist_info, "RECORD"), PACKAGE_DB_MAX)
+    if record is not None:
+        for line in record.splitlines():
+            first = line.split(",", 1)[0].split("/", 1)[0]
+            if first and not first.endswith((".dist-info", ".data", ".pth")) and first not in ("..", "__pycache__", "bin"):
+                names.append(first.split(".", 1)[0])
+    else:
+        names = [x.strip() for x in (target.read_text(os.path.join(dist_info, "top_level.txt")) or "").splitlines() if x.strip()]
     return sorted(set(names))
 
 
-def _has_module(site: str, name: str) -> bool:
+def _has_module(target: Target, site: str, name: str) -> bool:
     """Whether ``import name`` would find a regular package or module in ``site`` (a namespace
     package merges across dirs: nothing is shadowed)."""
-    return os.path.isfile(os.path.join(site, name, "__init__.py")) or os.path.isfile(os.path.join(site, name + ".py")) or bool(glob.glob(os.path.join(glob.escape(site), name + ".*.so")))
+    return target.path(os.path.join(site, name, "__init__.py")).is_file() or target.path(os.path.join(site, name + ".py")).is_file() or bool(target.glob(os.path.join(glob.escape(site), glob.escape(name) + ".*.so")))
 
 
-def _names_in_several(sites) -> set[str]:
+def _names_in_several(target: Target, sites) -> set[str]:
     """Top-level names (package dirs, module files) present in more than one site dir: only
     those can shadow one another, so only their distributions' RECORDs need reading."""
     seen: dict[str, int] = {}
     for site in sites:
         try:
-            names = {n.split(".", 1)[0] for n in os.listdir(site) if not n.endswith((".dist-info", ".egg-info", ".pth")) and n != "__pycache__"}
+            names = {n.split(".", 1)[0] for n in target.listdir(site) if not n.endswith((".dist-info", ".egg-info", ".pth")) and n != "__pycache__"}
         except OSError:
             continue
         for n in names:
@@ -275,13 +268,14 @@ def shadowed(target: Target, entries: list[dict]) -> list[dict]:
     """For each GPU-relevant module found in more than one dir of one ``sys.path``: the copy
     that wins (the first) and those it hides, with the distribution and version of each.
     ``nvidia`` is left out: many wheels share it, and their libraries are found by path."""
-    sites = [(e, str(target.path(e["path"]))) for e in entries if e["exists"]]
-    candidates = _names_in_several(site for _, site in sites) - {"nvidia"}
+    sites = [e for e in entries if e["exists"]]
+    candidates = _names_in_several(target, (e["path"] for e in sites)) - {"nvidia"}
     copies: dict[str, list[dict]] = {}
-    for e, site in sites:
-        for name, d in read_dists(site).items() if candidates else ():
-            for mod in set(_top_level(d["dist_info"])) & candidates:
-                if _has_module(site, mod) and not any(c["site_packages"] == e["path"] for c in copies.get(mod, [])):
+    for e in sites:
+        site = e["path"]
+        for name, d in read_dists(target, site).items() if candidates else ():
+            for mod in set(_top_level(target, d["dist_info"])) & candidates:
+                if _has_module(target, site, mod) and not any(c["site_packages"] == e["path"] for c in copies.get(mod, [])):
                     copies.setdefault(mod, []).append({"site_packages": e["path"], "source": e["source"], "package": name, "version": d["version"]})
     return [{"module": m, "winner": c[0], "shadowed": c[1:]} for m, c in sorted(copies.items()) if len(c) > 1]
 
@@ -291,18 +285,18 @@ def probe_python(target: Target, snap: dict) -> dict:
     seen: set[str] = set()
 
     def add(site: str, kind: str, prefix: str | None, python: str | None = None, version: str | None = None) -> None:
-        real = os.path.realpath(site)
-        if real in seen or not os.path.isdir(site):
+        if target.contained:  # a root at an environment has prefix "/": its "//lib/..." is reported "/lib/..."
+            site = "/" + site.lstrip("/")
+        real = target.realpath(site)
+        if real in seen or not target.path(site).is_dir():
             return
         seen.add(real)
-        pkgs = read_dists(site)
-        for v in pkgs.values():
-            v["dist_info"] = target.unroot(v["dist_info"])
+        pkgs = read_dists(target, site)
         envs.append(
             {
                 "kind": kind,
                 "prefix": prefix,
-                "site_packages": target.unroot(site),
+                "site_packages": site,
                 "python_version": _python_version(site) or version,
                 "python": python,
                 "packages": {k: v["version"] for k, v in sorted(pkgs.items())},
@@ -318,17 +312,17 @@ def probe_python(target: Target, snap: dict) -> dict:
             if e["exists"]:
                 kind = "pythonpath" if e["source"] == "PYTHONPATH" else it["kind"] if e["source"].startswith(".pth") else e["source"]
                 prefix = {it["kind"]: it["prefix"], "system": it["base_prefix"]}.get(kind)
-                add(str(target.path(e["path"])), kind, prefix, python, it["version"])
+                add(e["path"], kind, prefix, python, it["version"])
         rec["shadowed"] = shadowed(target, entries)
         interps.append(rec)
     if not interps and target.env.get("PYTHONPATH"):  # no interpreter found: PYTHONPATH's packages are still there
         entries, _, _ = static_sys_path(target, {"kind": "none", "version": None, "venv": False})
         for e in entries:
             if e["exists"]:
-                add(str(target.path(e["path"])), "pythonpath", None)
+                add(e["path"], "pythonpath", None)
     for pat in SYSTEM_SITES:  # a system site dir whose interpreter is not in the tree (an image layer): its packages still count
-        for site in sorted(glob.glob(str(target.path(pat)))):
-            add(site, "system", os.path.dirname(os.path.dirname(os.path.dirname(target.unroot(site)))), None)
+        for site in target.glob(pat):
+            add(site, "system", os.path.dirname(os.path.dirname(os.path.dirname(site))), None)
     return {"environments": envs, "interpreters": interps}
 
 

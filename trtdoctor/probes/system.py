@@ -40,7 +40,7 @@ def _c_library(target: Target) -> dict:
     if first is None:
         return out
     try:
-        out["arch"] = read_elf(target.path(first)).machine
+        out["arch"] = read_elf(target.path(first), nofollow=target.contained).machine
     except ElfError as exc:
         return dict(out, libc=first, libc_error=f"{first}: {exc}")
     model = LoaderModel(target, out["arch"])
@@ -102,16 +102,22 @@ def _versioned_libs(target: Target, stem: str) -> list[dict]:
     """Real files named ``stem.so.<version>`` (symlinks to one file counted once)."""
     found, seen = [], set()
     for d in driver_lib_dirs(target):
-        for p in sorted(glob.glob(str(target.path(d)) + f"/{stem}.so.*")):
+        for p in target.glob(glob.escape(d) + f"/{stem}.so.*"):
             # driver releases are NNN.NN[.NN]: WSL's libcuda.so.1.1 is a soname alias, not a version
             m = re.match(re.escape(stem) + r"\.so\.(\d{3}\.\d+(?:\.\d+)?)$", os.path.basename(p))
-            real = os.path.realpath(p)
-            if not m or real in seen or os.path.islink(p):
+            real = target.realpath(p)
+            if not m or real in seen or target.islink(p):
                 continue
             seen.add(real)
-            size = os.path.getsize(p) if os.path.exists(p) else 0
-            found.append({"path": target.unroot(p), "version": m.group(1), "size": size})
+            found.append({"path": p, "version": m.group(1), "size": _size(target, p)})
     return found
+
+
+def _size(target: Target, p: str) -> int:
+    try:
+        return target.path(p).stat().st_size
+    except OSError:
+        return 0
 
 
 def probe_driver(target: Target, snap: dict) -> dict:
@@ -126,14 +132,14 @@ def probe_driver(target: Target, snap: dict) -> dict:
     info["libcuda"] = _versioned_libs(target, "libcuda")
     info["libnvidia_ml"] = _versioned_libs(target, "libnvidia-ml")
     compat, seen = [], set()
-    for p in sorted(glob.glob(str(target.path("/usr/local/cuda*")) + "/compat/libcuda.so.*")):
+    for p in target.glob("/usr/local/cuda*/compat/libcuda.so.*"):
         m2 = re.search(r"libcuda\.so\.(\d+\.\d+(?:\.\d+)?)$", p)
-        if m2 and not os.path.islink(p) and os.path.realpath(p) not in seen:
-            seen.add(os.path.realpath(p))
-            compat.append({"path": target.unroot(p), "version": m2.group(1)})
+        if m2 and not target.islink(p) and target.realpath(p) not in seen:
+            seen.add(target.realpath(p))
+            compat.append({"path": p, "version": m2.group(1)})
     info["compat_libcuda"] = compat
-    wsl = target.path("/usr/lib/wsl/lib/libcuda.so.1")
-    info["wsl_libcuda"] = target.unroot(wsl) if wsl.exists() else None
+    wsl = "/usr/lib/wsl/lib/libcuda.so.1"
+    info["wsl_libcuda"] = wsl if target.path(wsl).exists() else None
     versions = sorted({x["version"] for x in info["libcuda"] + info["libnvidia_ml"]})
     info["userspace_versions"] = versions
     info["version"] = info["kernel_module"] or info["sys_module"] or (versions[-1] if versions else None)
@@ -169,8 +175,8 @@ def probe_gpus(target: Target, snap: dict) -> dict:
         for d in live["devices"]:
             devices.append(dict(d, source=live.get("source", "nvml")))
     else:
-        for p in sorted(glob.glob(str(target.path("/proc/driver/nvidia/gpus")) + "/*/information")):
-            text = open(p, encoding="utf-8", errors="replace").read()
+        for p in target.glob("/proc/driver/nvidia/gpus/*/information"):
+            text = target.read_text(p) or ""
             model = re.search(r"^Model:\s*(.+)$", text, re.M)
             uuid = re.search(r"^GPU UUID:\s*(\S+)", text, re.M)
             devices.append(
@@ -205,12 +211,12 @@ def _toolkit_version(root: str, target: Target) -> tuple[str | None, str | None]
         if v:
             return v, "nvcc --version"
     for pat, src in (("/conda-meta/cuda-nvcc-[0-9]*.json", "conda cuda-nvcc"), ("/conda-meta/cuda-cudart-[0-9]*.json", "conda cuda-cudart")):
-        for p in sorted(glob.glob(glob.escape(str(target.path(root))) + pat)):
+        for p in target.glob(glob.escape(root) + pat):
             m = re.search(r"-(\d+)\.(\d+)\.[^-]*-[^-]*\.json$", p)
             if m:
                 return f"{m.group(1)}.{m.group(2)}", src
     for sub in ("/targets/*/lib", "/lib64", "/lib"):
-        for p in sorted(glob.glob(glob.escape(str(target.path(root))) + sub + "/libcudart.so.*.*.*")):
+        for p in target.glob(glob.escape(root) + sub + "/libcudart.so.*.*.*"):
             m = re.search(r"libcudart\.so\.(\d+)\.(\d+)\.\d+$", p)
             if m:
                 return f"{m.group(1)}.{m.group(2)}", "libcudart file name"
@@ -220,9 +226,9 @@ def _toolkit_version(root: str, target: Target) -> tuple[str | None, str | None]
 def _looks_like_toolkit(root: str, target: Target) -> bool:
     """Headers, a version file, conda's records or libcudart: not a bare ``bin/nvcc``, which
     may be a wrapper script (``exec /usr/local/cuda-13.0/bin/nvcc "$@"`` in /usr/local/bin)."""
-    top = glob.escape(str(target.path(root)))
+    top = glob.escape(root)
     pats = ("/version.json", "/version.txt", "/include/cuda_runtime.h", "/targets/*/include/cuda_runtime.h", "/conda-meta/cuda-[nc][vu]*-[0-9]*.json", "/targets/*/lib/libcudart.so*", "/lib64/libcudart.so*")
-    return any(glob.glob(top + p) for p in pats)
+    return any(target.glob(top + p) for p in pats)
 
 
 def nvcc_version(nvcc: str, target: Target) -> str | None:
@@ -275,30 +281,30 @@ def probe_cuda(target: Target, snap: dict) -> dict:
     toolkits, by_real = [], {}
 
     def add(root: str) -> dict | None:
-        real = os.path.realpath(target.path(root))
+        real = target.realpath(root)
         if real in by_real:
             return by_real[real]
-        if not os.path.isdir(real) or not _looks_like_toolkit(target.unroot(real), target):
+        if not target.path(real).is_dir() or not _looks_like_toolkit(real, target):
             return None
-        version, source = _toolkit_version(target.unroot(real), target)
+        version, source = _toolkit_version(real, target)
         nvcc = os.path.join(real, "bin", "nvcc")
         if not version:
             return None
-        tk = {"path": target.unroot(real), "version": version, "via": root, "version_source": source, "nvcc": target.unroot(nvcc) if os.path.isfile(nvcc) else None}
+        tk = {"path": real, "version": version, "via": root, "version_source": source, "nvcc": nvcc if target.path(nvcc).is_file() else None}
         by_real[real] = tk
         toolkits.append(tk)
         return tk
 
     for pat in ("/usr/local/cuda*", "/opt/nvidia/hpc_sdk/*/*/cuda/[0-9]*"):
-        for r in sorted(glob.glob(str(target.path(pat)))):
-            add(target.unroot(r))
+        for r in target.glob(pat):
+            add(r)
     conda = target.env.get("CONDA_PREFIX")
-    if conda and (target.path(f"{conda}/bin/nvcc").exists() or glob.glob(glob.escape(str(target.path(conda))) + "/conda-meta/cuda-[nc][vu]*-[0-9]*.json")):
+    if conda and (target.path(f"{conda}/bin/nvcc").exists() or target.glob(glob.escape(conda) + "/conda-meta/cuda-[nc][vu]*-[0-9]*.json")):
         add(conda)
     pointers = []
     nvcc = _on_path(target, "nvcc")
     if nvcc:
-        root = os.path.dirname(os.path.dirname(target.unroot(os.path.realpath(target.path(nvcc)))))
+        root = os.path.dirname(os.path.dirname(target.realpath(nvcc)))
         tk = add(root)
         pointers.append({"name": "nvcc on PATH", "value": nvcc, "exists": True, "toolkit": tk["path"] if tk else None, "version": (tk or {}).get("version")})
     for var in ("CUDA_HOME", "CUDA_PATH"):
@@ -307,13 +313,13 @@ def probe_cuda(target: Target, snap: dict) -> dict:
             exists = target.path(val).is_dir()
             tk = add(val.rstrip("/") or "/") if exists else None
             pointers.append({"name": var, "value": val, "exists": exists, "toolkit": tk["path"] if tk else None, "version": tk["version"] if tk else None})
-    default = target.path("/usr/local/cuda")
-    if default.exists():
+    default = target.path("/usr/local/cuda").exists()
+    if default:
         tk = add("/usr/local/cuda")
         pointers.append({"name": "/usr/local/cuda", "value": "/usr/local/cuda", "exists": True, "toolkit": tk["path"] if tk else None, "version": tk["version"] if tk else None})
     return {
         "toolkits": toolkits,
-        "default": target.unroot(os.path.realpath(default)) if default.exists() else None,
+        "default": target.realpath("/usr/local/cuda") if default else None,
         "cuda_home": target.env.get("CUDA_HOME"),
         "pointers": pointers,
         "cxx": _compiler(target),
@@ -321,10 +327,9 @@ def probe_cuda(target: Target, snap: dict) -> dict:
 
 
 def probe_devices(target: Target, snap: dict) -> dict:
-    dev = target.path("/dev")
-    nodes = sorted(os.path.basename(p) for p in glob.glob(str(dev) + "/nvidia*"))
+    nodes = [os.path.basename(p) for p in target.glob("/dev/nvidia*")]
     try:
-        populated = any(True for _ in os.scandir(dev))
+        populated = bool(target.listdir("/dev"))
     except OSError:
         populated = False
     return {"nodes": nodes, "dev_populated": populated}

@@ -31,7 +31,7 @@ import re
 
 from ..elf import ElfError, read_elf
 from ..loader import LoaderModel
-from ..target import Target
+from ..target import PACKAGE_DB_MAX, Target
 from .libraries import soname_parts
 
 TRT_DEB = re.compile(r"^(libnvinfer\d+|libnvinfer-plugin\d+|libnvonnxparsers\d+|libnvparsers\d+|libnvinfer-lean\d+|libnvinfer-dispatch\d+|python3-libnvinfer|tensorrt|tensorrt-libs)$")
@@ -60,7 +60,8 @@ def _file_version(name: str, stem: str = "libnvinfer.so.") -> str | None:
 
 
 def _lib_files(target: Target, d: str) -> list[str]:
-    return sorted(os.path.basename(p) for p in glob.glob(str(target.path(d)) + "/libnvinfer.so.*") + glob.glob(str(target.path(d)) + "/libnvinfer_plugin.so.*") + glob.glob(str(target.path(d)) + "/libnvonnxparser.so.*"))
+    top = glob.escape(d)
+    return sorted(os.path.basename(p) for stem in ("libnvinfer", "libnvinfer_plugin", "libnvonnxparser") for p in target.glob(f"{top}/{stem}.so.*"))
 
 
 def _version_from_files(files: list[str]) -> str | None:
@@ -70,8 +71,8 @@ def _version_from_files(files: list[str]) -> str | None:
 
 def _header_version(target: Target) -> str | None:
     for pat in ("/usr/include/*/NvInferVersion.h", "/usr/include/NvInferVersion.h"):
-        for p in glob.glob(str(target.path(pat))):
-            text = open(p, encoding="utf-8", errors="replace").read()
+        for p in target.glob(pat):
+            text = target.read_text(p) or ""
             vals = [re.search(rf"#define\s+(?:NV_TENSORRT|TRT)_{k}(?:_ENTERPRISE)?\s+(\d+)", text) for k in ("MAJOR", "MINOR", "PATCH", "BUILD")]
             if vals[0]:
                 return ".".join(v.group(1) for v in vals if v)
@@ -83,7 +84,7 @@ def _bindings(target: Target, model: LoaderModel, paths: list[str]) -> list[dict
     out = []
     for so in paths:
         try:
-            info = read_elf(target.path(so))
+            info = read_elf(target.path(so), nofollow=target.contained)
         except ElfError as exc:
             out.append({"path": so, "needs": [], "resolutions": {}, "error": str(exc)})
             continue
@@ -102,17 +103,17 @@ def _resolve(target: Target, model: LoaderModel, soname: str, requester: str, pr
 
 def _real_version(target: Target, path: str, soname: str) -> str | None:
     """The full version in the real file's name (``libnvinfer.so.8.6.1``), if it carries one."""
-    real = os.path.basename(os.path.realpath(target.path(path)))
+    real = os.path.basename(target.realpath(path))
     parts = soname_parts(soname)
     return _file_version(real, parts[0] + ".so.") if parts else None
 
 
 def _site_bindings(target: Target, sites: list[str]) -> list[str]:
-    return sorted(target.unroot(p) for s in sites for p in glob.glob(str(target.path(s)) + "/tensorrt/tensorrt*.so"))
+    return sorted(p for s in sites for p in target.glob(glob.escape(s) + "/tensorrt/tensorrt*.so"))
 
 
 def _dpkg(target: Target) -> tuple[list[dict], list[dict]]:
-    text = target.read_text("/var/lib/dpkg/status") or ""
+    text = target.read_text("/var/lib/dpkg/status", PACKAGE_DB_MAX) or ""
     pkgs = [p for p in parse_dpkg_status(text) if p["status"].endswith(" installed")]
     trt = [dict(p, held=p["status"].startswith("hold ")) for p in pkgs if TRT_DEB.match(p["package"])]
     l4t = [p for p in pkgs if L4T_DEB.match(p["package"])]
@@ -121,7 +122,7 @@ def _dpkg(target: Target) -> tuple[list[dict], list[dict]]:
 
 def _deb_files(target: Target, pkg: dict) -> list[str]:
     for name in (f"{pkg['package']}:{pkg.get('arch')}", pkg["package"]):
-        text = target.read_text(f"/var/lib/dpkg/info/{name}.list")
+        text = target.read_text(f"/var/lib/dpkg/info/{name}.list", PACKAGE_DB_MAX)
         if text is not None:
             return [ln.strip() for ln in text.splitlines() if ln.strip()]
     return []
@@ -136,7 +137,7 @@ def _install(target: Target, model: LoaderModel, kind: str, version: str | None,
 def _system_installs(target: Target, model: LoaderModel, triplet: str, dpkg: list[dict]) -> list[dict]:
     out = []
     sys_lib = f"/usr/lib/{triplet}"
-    dist = sorted({target.unroot(p) for p in glob.glob(str(target.path("/usr/lib/python3*/dist-packages")))})
+    dist = target.glob("/usr/lib/python3*/dist-packages")
     if dpkg:
         core = next((p for p in dpkg if re.match(r"^libnvinfer\d+$", p["package"])), None)
         py = next((p for p in dpkg if p["package"] == "python3-libnvinfer"), None)
@@ -166,7 +167,7 @@ def _system_installs(target: Target, model: LoaderModel, triplet: str, dpkg: lis
         )
     files64 = _lib_files(target, "/usr/lib64")
     if files64 and any(f.startswith("libnvinfer.so.") for f in files64):
-        sites = sorted({target.unroot(p) for p in glob.glob(str(target.path("/usr/lib64/python3*/site-packages")))})
+        sites = target.glob("/usr/lib64/python3*/site-packages")
         rpmdb = [p for p in ("/var/lib/rpm", "/usr/lib/sysimage/rpm") if target.path(p).is_dir()]
         out.append(
             _install(
@@ -185,7 +186,7 @@ def _system_installs(target: Target, model: LoaderModel, triplet: str, dpkg: lis
 def _tar_installs(target: Target, model: LoaderModel) -> list[dict]:
     dirs = [d for d in target.env.get("LD_LIBRARY_PATH", "").split(":") if re.search(r"/TensorRT-[\d.]+/lib/?$", d)]
     for pat in ("/usr/local/TensorRT-*/lib", "/opt/TensorRT-*/lib", "/opt/*/TensorRT-*/lib"):
-        dirs += [target.unroot(p) for p in sorted(glob.glob(str(target.path(pat))))]
+        dirs += target.glob(pat)
     out, seen = [], set()
     for d in dirs:
         d = os.path.normpath(d)
@@ -193,7 +194,7 @@ def _tar_installs(target: Target, model: LoaderModel) -> list[dict]:
             continue
         seen.add(d)
         top = os.path.dirname(d)
-        wheels = sorted(os.path.basename(p) for p in glob.glob(str(target.path(top)) + "/python/tensorrt-*.whl"))
+        wheels = [os.path.basename(p) for p in target.glob(glob.escape(top) + "/python/tensorrt-*.whl")]
         on_path = d in [os.path.normpath(x) for x in target.env.get("LD_LIBRARY_PATH", "").split(":") if x]
         out.append(
             _install(target, model, "tar", os.path.basename(top).split("-", 1)[1], d, [], wheels=wheels, on_ld_library_path=on_path, trtexec=f"{top}/bin/trtexec" if target.path(f"{top}/bin/trtexec").exists() else None)
@@ -205,10 +206,10 @@ def _conda_install(target: Target, model: LoaderModel) -> list[dict]:
     prefix = target.env.get("CONDA_PREFIX")
     if not prefix or not _lib_files(target, f"{prefix}/lib"):
         return []
-    metas = sorted(os.path.basename(p) for p in glob.glob(str(target.path(prefix)) + "/conda-meta/*.json"))
+    metas = [os.path.basename(p) for p in target.glob(glob.escape(prefix) + "/conda-meta/*.json")]
     pkg = next((m for m in metas if re.match(r"^(libnvinfer|tensorrt)-\d", m)), None)
     version = pkg.rsplit("-", 2)[1] if pkg else _version_from_files(_lib_files(target, f"{prefix}/lib"))
-    sites = sorted({target.unroot(p) for p in glob.glob(str(target.path(prefix)) + "/lib/python3*/site-packages")})
+    sites = target.glob(glob.escape(prefix) + "/lib/python3*/site-packages")
     return [_install(target, model, "conda", version, f"{prefix}/lib", _site_bindings(target, sites), conda_package=pkg[: -len(".json")] if pkg else None)]
 
 
@@ -219,14 +220,13 @@ def _torch_tensorrt(target: Target, model: LoaderModel, snap: dict) -> list[dict
         if not site or not target.path(f"{site}/torch_tensorrt/lib/libtorchtrt.so").exists():
             continue
         pkgs = env.get("packages", {})
-        meta = next(iter(glob.glob(str(target.path(site)) + "/torch_tensorrt-*.dist-info/METADATA")), None)
-        text = open(meta, encoding="utf-8", errors="replace").read() if meta else ""
+        meta = next(iter(target.glob(glob.escape(site) + "/torch_tensorrt-*.dist-info/METADATA")), None)
+        text = (target.read_text(meta, head=True) or "") if meta else ""  # Requires-Dist lines come first
         pins = re.findall(r"^Requires-Dist:\s*(tensorrt[\w-]*)\s*\(?\s*(==\s*[\w.]+)", text, re.M)
         libs = []
-        for so in sorted(glob.glob(str(target.path(site)) + "/torch_tensorrt/lib/libtorchtrt*.so")):
-            rel = target.unroot(so)
+        for rel in target.glob(glob.escape(site) + "/torch_tensorrt/lib/libtorchtrt*.so"):
             try:
-                needs = [n for n in read_elf(so).needed if n.startswith(TRT_PREFIXES)]
+                needs = [n for n in read_elf(target.path(rel), nofollow=target.contained).needed if n.startswith(TRT_PREFIXES)]
             except ElfError as exc:
                 libs.append({"path": rel, "needs": [], "resolutions": {}, "error": str(exc)})
                 continue
@@ -252,8 +252,8 @@ def _jetson(target: Target, l4t: list[dict]) -> dict | None:
     return {
         "release": release.splitlines()[0].strip() if release else None,
         "l4t_packages": [f"{p['package']} {p['version']}" for p in l4t],
-        "tegra_libs": sorted(os.path.basename(p) for p in glob.glob(str(target.path(tegra)) + "/lib*.so*")),
-        "nvhost_nodes": sorted(os.path.basename(p) for p in glob.glob(str(target.path("/dev")) + "/nvhost-*")),
+        "tegra_libs": [os.path.basename(p) for p in target.glob(tegra + "/lib*.so*")],
+        "nvhost_nodes": [os.path.basename(p) for p in target.glob("/dev/nvhost-*")],
     }
 
 
