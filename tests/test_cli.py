@@ -1,7 +1,10 @@
 """The command line as a user runs it: formats, exit codes, --from, bad input, hung probes."""
 
 import json
+import os
 import re
+import subprocess
+import sys
 import time
 
 from conftest import REPO, check_json, h100_tree, ids, needs_cc, run_cli
@@ -123,3 +126,19 @@ def test_crashing_probe_is_reported_not_fatal(tmp_path):
     assert res.returncode in (0, 1), res.stderr
     nvml = json.loads(res.stdout)["snapshot"]["nvml"]
     assert nvml["error"] == "could not collect: NVML probe crashed with SIGSEGV"
+
+
+def test_env_file_that_is_a_fifo_nobody_writes_does_not_hang(tmp_path):
+    """Issue 16: a FIFO as --env-file blocked forever in open(); a device is one line, exit 2;
+    a pipe with a writer (``<(env)``) still works."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    res = run_cli("check", "--json", "--root", str(tmp_path), "--env-file", str(fifo), timeout=60)
+    assert res.returncode in (0, 1) and json.loads(res.stdout)["snapshot"]["env"]["vars"] == {}
+    dev = run_cli("check", "--root", str(tmp_path), "--env-file", "/dev/zero", timeout=60)
+    assert dev.returncode == 2 and dev.stderr.strip() == "trtdoctor: cannot read --env-file /dev/zero: not a regular file or a pipe"
+    piped = subprocess.run(
+        ["bash", "-c", f'{sys.executable} -m trtdoctor check --json --root "$1" --env-file <(echo CUDA_HOME=/opt/cuda)', "_", str(tmp_path)],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    assert json.loads(piped.stdout)["snapshot"]["env"]["vars"]["CUDA_HOME"] == "/opt/cuda"

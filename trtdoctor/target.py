@@ -241,13 +241,28 @@ def parse_env_lines(text: str, origin: str) -> dict[str, str]:
     return env
 
 
+def _read_env_bytes(path: str) -> bytes:
+    """Up to ENV_FILE_MAX + 1 bytes of a regular file or a pipe. Opened without blocking, so a
+    FIFO nobody writes to reads as empty instead of hanging; once open, a pipe with a writer
+    (``<(ssh host env)``) is read to its end. Devices, sockets and directories are refused."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+            raise OSError(errno.EINVAL, "not a regular file or a pipe")
+        os.set_blocking(fd, True)
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            return fh.read(ENV_FILE_MAX + 1)
+    finally:
+        os.close(fd)
+
+
 def read_env_file(path: str) -> str:
     """The text of --env-file: at most ENV_FILE_MAX bytes of UTF-8 without NUL bytes.
 
     A pipe (``--env-file <(ssh host env)``) is fine; a directory, binary or huge file is a usage error."""
     try:
-        with open(path, "rb") as fh:
-            data = fh.read(ENV_FILE_MAX + 1)
+        data = _read_env_bytes(path)
     except OSError as exc:
         raise UsageError(f"cannot read --env-file {path}: {exc.strerror or type(exc).__name__}") from None
     if len(data) > ENV_FILE_MAX:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from .. import knowledge
 from ..findings import Finding, Fix
@@ -351,8 +352,10 @@ def ld_library_path(snap: dict) -> list[Finding]:
     paths = [e["path"] for e in entries]
     missing = [e["path"] for e in entries if e["path"] and not e["exists"]]
     empty = [i for i, e in enumerate(entries) if not e["path"]]
-    dups = sorted({p for p in paths if p and paths.count(p) > 1})
-    clean = ":".join(dict.fromkeys(p for p in paths if p and p not in missing))
+    counts = Counter(p for p in paths if p)  # sets and counts: a crafted 80,000-entry value stays linear
+    dups = sorted(p for p, n in counts.items() if n > 1)
+    gone = set(missing)
+    clean = ":".join(p for p in counts if p not in gone)
     fix = Fix("Set LD_LIBRARY_PATH to existing directories, once each.", [export("LD_LIBRARY_PATH", clean) if clean else "unset LD_LIBRARY_PATH"], env={"LD_LIBRARY_PATH": clean})
     if missing:
         out.append(
