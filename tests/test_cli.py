@@ -136,7 +136,7 @@ def test_env_file_that_is_a_fifo_nobody_writes_does_not_hang(tmp_path):
     res = run_cli("check", "--json", "--root", str(tmp_path), "--env-file", str(fifo), timeout=60)
     assert res.returncode in (0, 1) and json.loads(res.stdout)["snapshot"]["env"]["vars"] == {}
     dev = run_cli("check", "--root", str(tmp_path), "--env-file", "/dev/zero", timeout=60)
-    assert dev.returncode == 2 and dev.stderr.strip() == "trtdoctor: cannot read --env-file /dev/zero: not a regular file or a pipe"
+    assert dev.returncode == 2 and dev.stderr.strip() == "trtdoctor: cannot read --env-file /dev/zero: it is a character device, not a regular file or a pipe"
     piped = subprocess.run(
         ["bash", "-c", f'{sys.executable} -m trtdoctor check --json --root "$1" --env-file <(echo CUDA_HOME=/opt/cuda)', "_", str(tmp_path)],
         capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)},

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from .userfile import KINDS
+
 MAXSYMLINKS = 40  # the kernel's limit before ELOOP
 TEXT_MAX = 1 << 20  # config files, headers, metadata: a few KiB each
 PACKAGE_DB_MAX = 16 << 20  # dpkg's status, RECORD files, ld.so.cache: a few MiB on a full system
@@ -248,8 +250,10 @@ def _read_env_bytes(path: str) -> bytes:
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     try:
         mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise OSError(errno.EISDIR, os.strerror(errno.EISDIR))
         if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
-            raise OSError(errno.EINVAL, "not a regular file or a pipe")
+            raise OSError(errno.EINVAL, f"it is {KINDS.get(stat.S_IFMT(mode), 'not a file')}, not a regular file or a pipe")
         os.set_blocking(fd, True)
         with os.fdopen(os.dup(fd), "rb") as fh:
             return fh.read(ENV_FILE_MAX + 1)
