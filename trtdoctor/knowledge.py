@@ -151,7 +151,7 @@ def _release(table: str, version: str | None) -> dict | None:
     return best
 
 
-def _ships(version: str, variant: dict) -> bool:
+def _ships(version: str | None, variant: dict) -> bool:
     """Whether a release ships this build: within the variant's ``first``/``last`` releases
     (``last`` "10.13.0" takes in 10.13.0.35)."""
     v = parse_version(version)
@@ -163,15 +163,15 @@ def _ships(version: str, variant: dict) -> bool:
     return not (last and Version(".".join(map(str, v.release[: len(last.release)]))) > last)
 
 
-def _builds(row: dict, version: str) -> list[dict]:
+def _builds(row: dict, version: str | None) -> list[dict]:
     """The variants of a series row that this release ships, each with its ``series``."""
     return [dict(v, series=row["series"]) for v in row["variants"] if _ships(version, v)]
 
 
-def _summary(row: dict, version: str) -> dict:
+def _summary(row: dict, version: str | None) -> dict:
     """A series seen through its x86-64 builds, for callers that need no build: the lowest
     min_cc, the widest Python range, every CUDA minor named, verified only if all are."""
-    builds = [v for v in _builds(row, version) if "x86_64" in v["platform"]] or _builds(row, version)
+    builds = [v for v in _builds(row, version) if "x86_64" in v["platform"]] or _builds(row, version) or _builds(row, None)
     pys = [v["python"] for v in builds if v.get("python")]
     out = {
         "series": row["series"],
