@@ -102,21 +102,49 @@ TRT = knowledge.load("tensorrt")
 TF = knowledge.load("tensorflow")
 
 
+VARIANTS = [(r["series"], v) for r in TRT["releases"] for v in r["variants"]]
+BUILD = re.compile(r"^cu\d+$")
+PLATFORMS = {"x86_64", "sbsa", "jetson"}
+# Fields a variant may leave null (unknown): then the row must say it is unconfirmed.
+NULLABLE = {"glibc", "python", "max_cc"}
+
+
+@pytest.mark.parametrize(("series", "v"), VARIANTS, ids=lambda x: x if isinstance(x, str) else x["build"])
+def test_tensorrt_variant_rows(series, v):
+    """Every build: sourced, typed, its CUDA range inside its own major, ranges ordered."""
+    where = f"tensorrt {series} {v['build']}"
+    _sourced(v, where)
+    assert set(v) >= {"build", "cuda", "glibc", "python", "cudnn", "min_cc", "max_cc", "platform"}, where
+    assert BUILD.match(v["build"]) and set(v["platform"]) <= PLATFORMS and v["platform"], where
+    lo, hi = v["cuda"]
+    assert Version(lo) <= Version(hi) and {Version(lo).major, Version(hi).major} == {int(v["build"][2:])}, f"{where}: cuda range within cu{v['build'][2:]}"
+    for f in NULLABLE:
+        if v[f] is None:
+            assert v["verified"] is False or f in (v.get("unverified") or ()), f"{where}: unknown {f} must be marked unverified"
+    _versions(v["min_cc"], *(x for x in (v["glibc"], v["max_cc"]) if x), *(v["python"] or ()))
+    if v["python"]:
+        assert Version(v["python"][0]) <= Version(v["python"][1]), where
+    if v["max_cc"]:
+        assert Version(v["min_cc"]) <= Version(v["max_cc"]), where
+    assert v["cudnn"] is None or (set(v["cudnn"]) == {"version", "optional"} and isinstance(v["cudnn"]["optional"], bool)), where
+    _versions(*(x for x in (v.get("first"), v.get("last")) if x))
+
+
 @pytest.mark.parametrize("row", TRT["releases"], ids=lambda r: r["series"])
-def test_tensorrt_release_rows(row):
-    _sourced(row, f"tensorrt {row['series']}")
-    assert set(row) >= {"series", "cuda", "min_cc"}
-    _versions(row["series"], row["min_cc"], *row["cuda"], *row.get("python", []))
-    assert row["cuda"] == sorted(row["cuda"], key=Version) and len(set(row["cuda"])) == len(row["cuda"])
-    if "python" in row:
-        lo, hi = row["python"]
-        assert Version(lo) <= Version(hi)
+def test_tensorrt_series_rows_hold_only_their_builds(row):
+    assert set(row) <= {"series", "variants", "pip_front"} and row["variants"]
+    builds = [v["build"] for v in row["variants"]]
+    assert len(set(builds)) == len(builds), f"tensorrt {row['series']}: one row per build"
+    for v in row["variants"]:
+        for key in ("first", "last"):
+            if v.get(key):
+                assert knowledge.major_minor(v[key]) == knowledge.major_minor(row["series"]), f"{key} lies inside the series"
 
 
 def test_tensorrt_series_are_unique_ordered_and_min_cc_never_goes_down():
     series = [Version(r["series"]) for r in TRT["releases"]]
     assert series == sorted(series) and len(set(series)) == len(series)
-    ccs = [Version(r["min_cc"]) for r in TRT["releases"]]
+    ccs = [Version(knowledge.trt_release(r["series"])["min_cc"]) for r in TRT["releases"]]
     assert ccs == sorted(ccs), "a later TensorRT never supports older GPUs than the one before"
 
 
@@ -125,9 +153,8 @@ def test_tensorrt_pip_install_rows(row):
     _sourced(row, f"pip_installs {row['tensorrt']}")
     _versions(row["tensorrt"], *row["python"])
     assert isinstance(row["cuda"], str) and row["cuda"].isdigit() and row["why"]
-    rel = knowledge.trt_release(row["tensorrt"])
-    assert rel is not None, "every pinned release has a releases row (its min_cc decides which GPUs get it)"
-    assert any(knowledge.major_minor(c)[0] == int(row["cuda"]) for c in rel["cuda"]), "pinned for a CUDA major its release is built for"
+    assert knowledge.trt_release(row["tensorrt"]) is not None, "every pinned release has a releases row (its min_cc decides which GPUs get it)"
+    assert knowledge.trt_variant(row["tensorrt"], row["cuda"]) is not None, "pinned for a CUDA major its release has a build for"
 
 
 @pytest.mark.parametrize("key", ["rtx", "preload"])

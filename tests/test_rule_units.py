@@ -737,6 +737,8 @@ CASES: dict[str, tuple[Callable[[], dict], Callable[[], dict]]] = {
     ),
     "tensorrt.driver-too-old": case(healthy, fires=[("driver/cuda_driver_version", "12.8")], near=[("driver/cuda_driver_version", "13.0")]),
     "tensorrt.gpu-unsupported": case(healthy, fires=[gpu("Tesla P4", "6.1")], near=[gpu("Tesla T4", "7.5")]),
+    # tensorrt-cu13 10.16 wheels are manylinux_2_28 (kb variants glibc)
+    "tensorrt.glibc-too-old": case(healthy, fires=[("os/glibc", "2.27")], near=[("os/glibc", "2.28")]),
     "tensorrt.runtime-only": case(healthy, common=[lean_only], near=[and_full]),
     "tensorrt.builder-failed": case(
         healthy,

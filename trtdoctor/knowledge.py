@@ -151,8 +151,75 @@ def _release(table: str, version: str | None) -> dict | None:
     return best
 
 
+def _ships(version: str | None, variant: dict) -> bool:
+    """Whether a release ships this build: within the variant's ``first``/``last`` releases
+    (``last`` "10.13.0" takes in 10.13.0.35)."""
+    v = parse_version(version)
+    first, last = parse_version(variant.get("first")), parse_version(variant.get("last"))
+    if v is None:
+        return True
+    if first and v < first:
+        return False
+    return not (last and Version(".".join(map(str, v.release[: len(last.release)]))) > last)
+
+
+def _builds(row: dict, version: str | None) -> list[dict]:
+    """The variants of a series row that this release ships, each with its ``series``."""
+    return [dict(v, series=row["series"]) for v in row["variants"] if _ships(version, v)]
+
+
+def _summary(row: dict, version: str | None) -> dict:
+    """A series seen through its x86-64 builds, for callers that need no build: the lowest
+    min_cc, the widest Python range, every CUDA minor named, verified only if all are."""
+    builds = [v for v in _builds(row, version) if "x86_64" in v["platform"]] or _builds(row, version) or _builds(row, None)
+    pys = [v["python"] for v in builds if v.get("python")]
+    out = {
+        "series": row["series"],
+        "variants": builds,
+        "min_cc": min((v["min_cc"] for v in builds), key=major_minor),
+        "cuda": sorted({c for v in builds for c in v["cuda"]}, key=Version),
+        "source": " ; ".join(dict.fromkeys(p.strip() for v in builds for p in v["source"].split(" ; "))),
+        "read": max(v["read"] for v in builds),
+        "verified": all(v["verified"] for v in builds),
+        "unverified": sorted({f for v in builds for f in v.get("unverified") or ()}),
+    }
+    if pys:
+        out["python"] = [min((p[0] for p in pys), key=major_minor), max((p[1] for p in pys), key=major_minor)]
+    if row.get("pip_front"):
+        out["pip_front"] = row["pip_front"]
+    return out
+
+
 def trt_release(version: str | None) -> dict | None:
-    return _release("tensorrt", version)
+    """The series of a TensorRT release, summarised over its builds (see ``trt_variant``
+    when the verdict depends on the build)."""
+    row = _release("tensorrt", version)
+    return _summary(row, version) if row else None
+
+
+def trt_variant(version: str | None, cuda_major: str | int | None) -> dict | None:
+    """The build of a TensorRT release for a CUDA major (``tensorrt-cu12`` -> 12), or None
+    when that release has no such build."""
+    row = _release("tensorrt", version)
+    if not row or cuda_major is None:
+        return None
+    return next((v for v in _builds(row, version) if v["build"] == f"cu{cuda_major}"), None)
+
+
+def trt_builds(version: str | None) -> list[dict]:
+    """Every build of a TensorRT release (its CUDA majors), oldest CUDA first."""
+    row = _release("tensorrt", version)
+    return _builds(row, version) if row else []
+
+
+def removed_api(major: int | None, name: str) -> dict | None:
+    """The kb row saying TensorRT ``major`` (or an earlier major) removed the Python API
+    ``name`` (``Builder.build_engine``, ``BuilderFlag.FP16``), with its replacement; None
+    when it is still there."""
+    if major is None:
+        return None
+    rows = [r for r in load("tensorrt")["removed_apis"] if r["name"] == name and r["major"] <= major]
+    return min(rows, key=lambda r: r["major"], default=None)
 
 
 def tf_release(version: str | None) -> dict | None:
@@ -225,7 +292,7 @@ def pip_installs(cuda_max: int | None = None, trt_major: int | None = None, cc: 
     capability ``cc`` (its release's min_cc) and with wheels for ``python``."""
     out = []
     for row in load("tensorrt")["pip_installs"]:
-        rel = trt_release(row["tensorrt"]) or {}
+        rel = trt_variant(row["tensorrt"], row["cuda"]) or trt_release(row["tensorrt"]) or {}
         if cuda_max is not None and int(row["cuda"]) > cuda_max:
             continue
         if trt_major is not None and major_minor(row["tensorrt"])[0] != trt_major:

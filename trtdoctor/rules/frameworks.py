@@ -51,7 +51,7 @@ def _gpus(snap: dict) -> list[dict]:
 
 @rule(
     reads=("tensorrt",),
-    uses=("libraries", "gpus", "driver", "trt_system"),
+    uses=("libraries", "gpus", "driver", "trt_system", "os"),
     emits=[
         Check("tensorrt.placeholder", "error", "A placeholder package (kb placeholders) without the TensorRT it pulls"),
         Check("tensorrt.parts-mismatch", "error", "TensorRT parts disagree in version"),
@@ -62,6 +62,7 @@ def _gpus(snap: dict) -> list[dict]:
         Check("tensorrt.cuda-mismatch", "error", "TensorRT is built for another CUDA major than the runtime here"),
         Check("tensorrt.driver-too-old", "error", "TensorRT's CUDA major needs a newer driver"),
         Check("tensorrt.gpu-unsupported", "error|warning", "TensorRT does not support this GPU's compute capability"),
+        Check("tensorrt.glibc-too-old", "error|warning", "The installed TensorRT build needs a newer glibc than the system has", follows=("libraries.glibc-too-old",)),
         Check("tensorrt.builder-failed", "error", "TensorRT imports but cannot create a Builder (lean, dispatch: a Runtime)", follows=GPU_CAUSES),
         Check("tensorrt.runtime-only", "info", "Only a lean or dispatch TensorRT runtime is installed: it runs engines but cannot build them"),
         Check(
@@ -86,9 +87,10 @@ def trt_install(snap: dict) -> list[Finding]:
         if kinds and not any(f.id == "tensorrt.placeholder" for f in out[start:]):
             parts = {n: v for n, v in inst["parts"].items() if part_kind(n) == kinds[0]}
             ver, cuda = _trt_version(parts), _cuda_of(parts)
-            out += _trt_python(inst, ver)
+            out += _trt_python(inst, ver, cuda)
             out += _trt_cuda(snap, inst, ver, cuda)
-            out += _trt_gpus(snap, ver, "TensorRT")
+            out += _trt_gpus(snap, ver, "TensorRT", cuda)
+            out += _trt_glibc(snap, ver, cuda)
             out += _trt_live(inst)
         for f in out[start:]:
             f.subject = inst["site_packages"]
@@ -115,8 +117,18 @@ def _runtime_only(inst: dict, kinds: list[str]) -> list[Finding]:
     ]
 
 
-def _trt_python(inst: dict, ver: str | None) -> list[Finding]:
-    row = knowledge.trt_release(ver)
+def _trt_row(ver: str | None, cuda: str | None) -> dict | None:
+    """The installed build (its CUDA major is in the pip name), else the series (8.x wheels
+    carry no CUDA major)."""
+    return knowledge.trt_variant(ver, cuda) or knowledge.trt_release(ver)
+
+
+def _build_name(row: dict) -> str:
+    return f"TensorRT {row['series']}" + (f" ({row['build']} build)" if row.get("build") else "")
+
+
+def _trt_python(inst: dict, ver: str | None, cuda: str | None) -> list[Finding]:
+    row = _trt_row(ver, cuda)
     py = inst.get("python_version")
     if row and py and row.get("python"):
         lo, hi = row["python"]
@@ -128,7 +140,7 @@ def _trt_python(inst: dict, ver: str | None) -> list[Finding]:
                     "tensorrt",
                     f"TensorRT {ver} has no wheels for Python {py} (supports {lo}–{hi})",
                     "",
-                    [f"{inst['site_packages']}: Python {py}", f"TensorRT {row['series']}: Python {lo}–{hi} ({knowledge.cite(row)})"],
+                    [f"{inst['site_packages']}: Python {py}", f"{_build_name(row)}: Python {lo}–{hi} ({knowledge.cite(row)})"],
                     Fix(f"Use Python {lo}–{hi} for TensorRT {row['series']}."),
                 )
             ]
@@ -303,8 +315,8 @@ def _trt_cuda(snap: dict, inst: dict, ver: str | None, cuda: str | None) -> list
                 "tensorrt",
                 f"TensorRT {ver} is built for CUDA {cuda}, but the CUDA runtime here is {', '.join(majors)}",
                 "TensorRT needs the CUDA runtime of its own major.",
-                [f"{inst['site_packages']}: {', '.join(n for n in inst['parts'])}", f"libcudart majors that resolve: {', '.join(majors)}"],
-                Fix(f"Install the TensorRT build for CUDA {majors[-1]}.", [_pip_command(majors[-1], None)]),
+                [f"{inst['site_packages']}: {', '.join(n for n in inst['parts'])}", f"libcudart majors that resolve: {', '.join(majors)}"] + _builds_line(ver),
+                _rebuild_fix(ver, majors[-1]),
             )
         )
     if drv_cuda and knowledge.major_minor(drv_cuda)[0] < int(cuda):
@@ -322,8 +334,27 @@ def _trt_cuda(snap: dict, inst: dict, ver: str | None, cuda: str | None) -> list
     return out
 
 
-def _trt_gpus(snap: dict, ver: str | None, product: str) -> list[Finding]:
-    row = knowledge.trt_release(ver)
+def _build_desc(v: dict) -> str:
+    """One build as evidence: its CUDA range, what it needs of cuDNN and where it ships."""
+    dep = v.get("cudnn")
+    cudnn = "no cuDNN" if dep is None else f"cuDNN {dep['version']} {'optional' if dep['optional'] else 'required'}"
+    return f"{v['build']}: CUDA {v['cuda'][0]}–{v['cuda'][1]}, {cudnn}, {'/'.join(v['platform'])}"
+
+
+def _builds_line(ver: str | None) -> list[str]:
+    builds = knowledge.trt_builds(ver)
+    return [f"TensorRT {ver} builds: " + "; ".join(_build_desc(v) for v in builds)] if builds else []
+
+
+def _rebuild_fix(ver: str | None, major: str) -> Fix:
+    """The same release built for the runtime's CUDA major when it exists, else the kb's install for that major."""
+    if knowledge.trt_variant(ver, major):
+        return Fix(f"Install the CUDA {major} build of TensorRT {ver}.", [_pip_command(major, ver)])
+    return Fix(f"TensorRT {ver} has no CUDA {major} build: install a TensorRT built for CUDA {major}.", [_pip_command(major, None)])
+
+
+def _trt_gpus(snap: dict, ver: str | None, product: str, cuda: str | None = None) -> list[Finding]:
+    row = _trt_row(ver, cuda)
     if not row:
         return []
     out = []
@@ -336,12 +367,49 @@ def _trt_gpus(snap: dict, ver: str | None, product: str) -> list[Finding]:
                     knowledge.fact_severity(row, g, fields=("min_cc",)),
                     "tensorrt",
                     f"{product} {ver} does not support {g.get('name')} (compute capability {g['compute_capability']}; needs ≥ {row['min_cc']})",
-                    f"TensorRT {row['series']} is built for compute capability {row['min_cc']} and newer.",
-                    [f"GPU {g.get('index')}: {g.get('name')} sm_{cc[0]}{cc[1]}", f"TensorRT {row['series']}: min compute capability {row['min_cc']} ({knowledge.cite(row)})"] + knowledge.cc_note(g),
+                    f"{_build_name(row)} is built for compute capability {row['min_cc']} and newer.",
+                    [f"GPU {g.get('index')}: {g.get('name')} sm_{cc[0]}{cc[1]}", f"{_build_name(row)}: min compute capability {row['min_cc']} ({knowledge.cite(row)})"] + knowledge.cc_note(g),
                     _older_trt_fix(cc),
                 )
             )
+        elif cc and row.get("max_cc") and cc > knowledge.cc_tuple(row["max_cc"]):
+            out.append(_newer_gpu(g, cc, row, product, ver))
     return out
+
+
+def _newer_gpu(g: dict, cc: tuple[int, int], row: dict, product: str, ver: str | None) -> Finding:
+    """A GPU newer than any the build knows: only a warning, since a support matrix lists the
+    GPUs of its day and the build may still carry code for this one."""
+    return Finding(
+        "tensorrt.gpu-unsupported",
+        "warning",
+        "tensorrt",
+        f"{product} {ver} predates {g.get('name')} (compute capability {g['compute_capability']}; the {row['build']} build supports ≤ {row['max_cc']})",
+        "Engines may fail to build with an unsupported-SM error; a newer TensorRT knows this GPU.",
+        [f"GPU {g.get('index')}: {g.get('name')} sm_{cc[0]}{cc[1]}", f"{_build_name(row)}: max compute capability {row['max_cc']} ({knowledge.cite(row)})"] + knowledge.cc_note(g),
+        Fix("Install a newer TensorRT for this GPU.", [recipes.default_install(row["build"].removeprefix("cu"))]),
+    )
+
+
+def _trt_glibc(snap: dict, ver: str | None, cuda: str | None) -> list[Finding]:
+    """The build's glibc floor (its wheels' manylinux tag) against the system's glibc."""
+    row = knowledge.trt_variant(ver, cuda)
+    sysg = (snap.get("os") or {}).get("glibc")
+    if not (row and row.get("glibc") and sysg and knowledge.parse_version(sysg)):
+        return []
+    if knowledge.parse_version(sysg) >= knowledge.parse_version(row["glibc"]):
+        return []
+    return [
+        Finding(
+            "tensorrt.glibc-too-old",
+            knowledge.fact_severity(row, fields=("glibc",)),
+            "tensorrt",
+            f"TensorRT {ver} ({row['build']}) needs glibc ≥ {row['glibc']}; the system has {sysg}",
+            "Its libraries need symbols this C library lacks: the import fails with 'GLIBC_… not found'.",
+            [f"system glibc: {sysg}", f"{_build_name(row)}: glibc ≥ {row['glibc']} ({knowledge.cite(row)})"],
+            Fix("Use a newer OS release or container base, or a TensorRT whose build supports this glibc."),
+        )
+    ]
 
 
 def _older_trt_fix(cc: tuple[int, int]) -> Fix:

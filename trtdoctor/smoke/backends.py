@@ -9,6 +9,7 @@ import json
 import time
 from pathlib import Path
 
+from .. import knowledge
 from .model import INPUT, OUTPUT, to_float16
 
 
@@ -60,8 +61,9 @@ class TensorRTBackend:
 
     @property
     def strongly_typed(self) -> bool:
-        """TensorRT 11 and TensorRT-RTX have no FP16/INT8 builder flags: the graph's types rule."""
-        return self.name == "tensorrt-rtx" or self.major >= 11
+        """TensorRT-RTX, and a TensorRT whose major removed the precision builder flags (kb
+        removed_apis: BuilderFlag.FP16), have no FP16/INT8 flags: the graph's types rule."""
+        return self.name == "tensorrt-rtx" or knowledge.removed_api(self.major, "BuilderFlag.FP16") is not None
 
     def _logger(self):
         trt = self.trt
@@ -93,7 +95,9 @@ class TensorRTBackend:
             if precision in ("fp16", "best"):
                 graph, self.input_dtype = to_float16(model), "float16"
             elif precision == "int8":
-                raise SmokeError(f"{self.name} {trt.__version__} takes INT8 only from Q/DQ nodes in the graph; trtdoctor does not insert them yet: use --precision fp16")
+                gone = knowledge.removed_api(self.major, "BuilderFlag.INT8")
+                why = f" (TensorRT {gone['major']} removed BuilderFlag.INT8: {gone['replacement']})" if gone else ""
+                raise SmokeError(f"{self.name} {trt.__version__} takes INT8 only from Q/DQ nodes in the graph{why}; trtdoctor does not insert them yet: use --precision fp16")
         if not parser.parse(graph.SerializeToString()):
             errs = [str(parser.get_error(i)) for i in range(parser.num_errors)]
             raise SmokeError("ONNX parser failed: " + "; ".join(errs))
