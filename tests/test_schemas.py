@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import CC, REPO, Tree, check_json, h100_tree, json_paths, needs_cc, run_cli
+from conftest import CC, REPO, Tree, check_json, h100_tree, json_paths, needs_cc, run_cli, saved_report
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
@@ -454,3 +454,13 @@ def test_fuzz_reached_the_rules():
     if FUZZ_STATS["loaded"] + FUZZ_STATS["refused"] == 0:
         pytest.skip("the fuzz did not run in this session")
     assert FUZZ_STATS["loaded"] >= 20, FUZZ_STATS
+
+
+def test_a_saved_environment_fix_without_env_plans_as_a_command(tmp_path):
+    """Found by the --from fuzz: a report whose fix says kind environment but holds no env made
+    an env step without ``env``, which the plan schema refuses."""
+    f = {"id": "env.ld-library-path-empty", "severity": "warning", "area": "env", "title": "t", "detail": "", "evidence": [], "subject": None, "caused_by": None}
+    f["fix"] = {"summary": "s", "commands": ["export LD_LIBRARY_PATH=/usr/local/nvidia/lib64"], "env": {}, "links": [], "kind": "environment"}
+    plan = build_plan(report.load(str(saved_report(tmp_path / "r.json", [f]))))
+    assert_valid(PLAN, plan)
+    assert [s["kind"] for s in plan["steps"]] == ["command"]

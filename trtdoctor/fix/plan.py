@@ -25,6 +25,8 @@ def build_plan(report: dict) -> dict:
             continue
         _merge_env(f["id"], fix.get("env") or {}, env)
         kind = fix.get("kind") or default_kind(fix.get("commands", []), fix.get("env") or {})
+        if kind == "environment" and not fix.get("env"):  # a saved report's kind without the change it names
+            kind = default_kind(fix.get("commands", []), {})
         step = {"kind": STEP_KIND.get(kind, kind), "finding": f["id"], "title": f["title"], "summary": fix["summary"], "commands": list(fix.get("commands", []))}
         if fix.get("env"):
             step["env"] = fix["env"]
