@@ -203,7 +203,7 @@ def with_tf(snap: dict, version: str = "2.17.1") -> dict:
             "python": "/opt/tf/bin/python",
             "python_version": "3.12",
             "build_info": dict(build),
-            "kb": {k: row.get(k) for k in ("trt", "trt_sonames", "cuda", "cudnn", "python")},
+            "kb": {k: row.get(k) for k in ("trt", "trt_sonames", "cuda", "cudnn", "python", "compute_capabilities")},
             "live": {
                 "version": version,
                 "build_info": dict(build),
@@ -1133,3 +1133,17 @@ def test_an_unverified_tensorrt_row_only_warns():
     row = dict(knowledge.trt_release("10.16"), verified=False)
     assert knowledge.fact_severity(row, snap["gpus"]["devices"][0]) == "warning"
     assert knowledge.fact_severity(dict(row, verified=True), snap["gpus"]["devices"][0]) == "error"
+
+
+@pytest.mark.parametrize("gpu_edit,fires", [(gpu("Tesla K80", "3.7"), True), (gpu("NVIDIA L40S", "8.9"), False)])
+def test_tf_kernels_from_the_kb_row_when_build_info_has_none(gpu_edit, fires):
+    """A static tree without a readable build_info: the kb row of TF 2.17 (read from the real
+    wheel) says which GPUs it has kernels for."""
+    snap = with_tf(healthy())
+    tf_inst(snap)["build_info"].pop("cuda_compute_capabilities", None)
+    tf_inst(snap)["kb"]["compute_capabilities"] = knowledge.tf_release("2.17")["compute_capabilities"]
+    gpu_edit(snap)
+    got = [f for f in run_rules(snap, wanted={"tensorflow.no-kernels-for-gpu"}).findings]
+    assert bool(got) == fires
+    if fires:
+        assert "kb/tensorflow.yaml row" in got[0].evidence[0]

@@ -380,14 +380,19 @@ class TfBuildInfo(TypedDict, total=False):
     is_tensorrt_build: bool
 
 
-class TfKb(TypedDict):
-    """The knowledge base's row for this TensorFlow series: what it was built with."""
-
+class _TfKbBase(TypedDict):
     trt: Optional[str]
     trt_sonames: Optional[List[str]]
     cuda: Optional[str]
     cudnn: Optional[str]
     python: Optional[List[str]]
+
+
+class TfKb(_TfKbBase, total=False):
+    """The knowledge base's row for this TensorFlow series: what it was built with.
+    ``compute_capabilities``: the wheel's cuda_compute_capabilities, where the row knows them."""
+
+    compute_capabilities: Optional[List[str]]
 
 
 class _TfLiveBase(TypedDict):

@@ -226,7 +226,7 @@ def probe_tensorflow(target: Target, snap: dict) -> dict:
                 "python": env.get("python"),
                 "python_version": env.get("python_version"),
                 "build_info": build,
-                "kb": {k: row.get(k) for k in ("trt", "trt_sonames", "cuda", "cudnn", "python")} if row else None,
+                "kb": {k: row.get(k) for k in ("trt", "trt_sonames", "cuda", "cudnn", "python", "compute_capabilities")} if row else None,
             }
         )
     return {"installs": installs}

@@ -89,7 +89,9 @@ def _covers(arches: list[str], cc: str) -> bool:
 def tf_arches(snap: dict) -> list[Finding]:
     out = []
     for inst in (snap.get("tensorflow") or {}).get("installs", []):
-        arches = (inst.get("build_info") or {}).get("cuda_compute_capabilities")
+        arches, where = (inst.get("build_info") or {}).get("cuda_compute_capabilities"), "build_info"
+        if not isinstance(arches, list) or not arches:
+            arches, where = (inst.get("kb") or {}).get("compute_capabilities"), f"kb/tensorflow.yaml row {inst.get('version')}"
         if not isinstance(arches, list) or not arches:
             continue
         for g in _gpus(snap):
@@ -101,7 +103,7 @@ def tf_arches(snap: dict) -> list[Finding]:
                         "tensorflow",
                         f"TensorFlow {inst.get('version')} was compiled for {', '.join(map(str, arches))}: nothing runs on {g.get('name')} ({_sm(g['compute_capability'])})",
                         f"A cubin runs only on its own major with an equal or higher minor, PTX only on equal or newer GPUs; TensorFlow fails with {NO_KERNEL} or takes minutes to JIT and then fails.",
-                        [f"{inst.get('site_packages')}: build_info cuda_compute_capabilities = {arches}", f"GPU {g.get('index')}: {_sm(g['compute_capability'])}"] + knowledge.cc_note(g),
+                        [f"{inst.get('site_packages')}: {where} cuda_compute_capabilities = {arches}", f"GPU {g.get('index')}: {_sm(g['compute_capability'])}"] + knowledge.cc_note(g),
                         Fix("Install a TensorFlow release built for this GPU (newer GPUs need newer TensorFlow), or build TensorFlow with TF_CUDA_COMPUTE_CAPABILITIES set."),
                         subject=inst.get("site_packages"),
                     )
