@@ -1147,3 +1147,16 @@ def test_tf_kernels_from_the_kb_row_when_build_info_has_none(gpu_edit, fires):
     assert bool(got) == fires
     if fires:
         assert "kb/tensorflow.yaml row" in got[0].evidence[0]
+
+
+def test_a_bindings_only_install_is_one_import_failure_named_by_its_library():
+    """Live on the H100, tensorrt-cu13-bindings without libs fails `import tensorrt` (no front
+    end) and `import tensorrt_bindings` (libnvonnxparser.so.11): one cause, one finding."""
+    snap = healthy()
+    trt_inst(snap)["live"] = {
+        "tensorrt": {"import_errors": {"tensorrt": "ModuleNotFoundError: No module named 'tensorrt'"}},
+        "tensorrt_bindings": {"import_errors": {"tensorrt_bindings": "ImportError: libnvonnxparser.so.11: cannot open shared object file: No such file or directory"}},
+    }
+    got = [f for f in run_rules(snap, wanted={"tensorrt.import-failed"}).findings]
+    assert [f.title for f in got] == ["import tensorrt_bindings fails: ImportError: libnvonnxparser.so.11: cannot open shared object file: No such file or directory"]
+    assert len(got[0].evidence) == 2

@@ -423,6 +423,7 @@ def _older_trt_fix(cc: tuple[int, int]) -> Fix:
 
 def _trt_live(inst: dict) -> list[Finding]:
     out = []
+    failed = []
     for mod, data in (inst.get("live") or {}).items():
         if data.get("module"):
             if data.get("builder_error") or data.get("runtime_error"):
@@ -439,19 +440,20 @@ def _trt_live(inst: dict) -> list[Finding]:
                     )
                 )
             continue
-        errs = data.get("import_errors") or {"": data.get("error", "?")}
-        out.append(
-            Finding(
-                "tensorrt.import-failed",
-                "error",
-                "tensorrt",
-                f"import {mod} fails: {next(iter(errs.values()))}",
-                "",
-                [f"{inst['site_packages']}: {m or mod}: {e}" for m, e in errs.items()],
-                Fix("See the TensorRT install findings."),
-            )
-        )
-    return out
+        failed.append((mod, data.get("import_errors") or {"": data.get("error", "?")}))
+    return out + _import_failed(inst, failed)
+
+
+def _import_failed(inst: dict, failed: list[tuple[str, dict]]) -> list[Finding]:
+    """One finding for an install whose modules do not import, titled by the most telling
+    error: a bindings-only install fails `import tensorrt` (no front end: "No module named")
+    and `import tensorrt_bindings` (the missing library), one cause."""
+    if not failed:
+        return []
+    first = lambda errs: str(next(iter(errs.values())))  # noqa: E731
+    mod, errs = next(((m, e) for m, e in failed if not first(e).startswith("ModuleNotFoundError")), failed[0])
+    evidence = [f"{inst['site_packages']}: {sub or m}: {e}" for m, es in failed for sub, e in es.items()]
+    return [Finding("tensorrt.import-failed", "error", "tensorrt", f"import {mod} fails: {first(errs)}", "", evidence, Fix("See the TensorRT install findings."))]
 
 
 @rule(reads=("tensorrt", "gpus"), emits=[Check("tensorrt.rtx-unsupported-gpu", "error|warning", "TensorRT-RTX cannot run engines on this GPU")])
