@@ -1160,3 +1160,10 @@ def test_a_bindings_only_install_is_one_import_failure_named_by_its_library():
     got = [f for f in run_rules(snap, wanted={"tensorrt.import-failed"}).findings]
     assert [f.title for f in got] == ["import tensorrt_bindings fails: ImportError: libnvonnxparser.so.11: cannot open shared object file: No such file or directory"]
     assert len(got[0].evidence) == 2
+
+
+def test_a_reboot_is_a_manual_step():
+    """A person must reboot: the plan puts it first as manual, not as a command to paste."""
+    (fires, _) = CASES["driver.version-mismatch"]
+    got = [f for f in run_rules(fires()).findings if f.id == "driver.version-mismatch"]
+    assert got and got[0].fix.kind == "manual" and "sudo reboot" in got[0].fix.commands

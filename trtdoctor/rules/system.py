@@ -157,7 +157,7 @@ def version_mismatch(snap: dict) -> list[Finding]:
             f"Driver/library version mismatch: kernel module {kmod}, libraries {', '.join(sorted({x['version'] for x in libs}))}",
             "NVML and CUDA refuse to work when the loaded kernel module and the user-space libraries come from different driver releases (usually a driver upgrade without a reboot).",
             [f"kernel module: {kmod}"] + [f"{x['path']}: {x['version']}" for x in libs],
-            Fix("Reboot so the new kernel module loads, or reinstall the driver so both match.", ["sudo reboot", "cat /proc/driver/nvidia/version"]),
+            Fix("Reboot so the new kernel module loads, or reinstall the driver so both match.", ["sudo reboot", "cat /proc/driver/nvidia/version"], kind="manual"),
         )
     ]
 
@@ -329,7 +329,7 @@ def no_gpu(snap: dict) -> list[Finding]:
             "The NVIDIA driver is loaded but lists no GPU",
             "",
             [f"NVML: {nv.get('nvml_error', 'no devices')}"],
-            Fix("Check `nvidia-smi`, `lspci | grep -i nvidia` and `dmesg | grep -i nvrm`.", ["nvidia-smi", "sudo dmesg | grep -i nvrm"]),
+            Fix("Check `nvidia-smi`, `lspci | grep -i nvidia` and `dmesg | grep -i nvrm`.", ["nvidia-smi", "sudo dmesg | grep -i nvrm"], kind="manual"),
         )
     ]
 
