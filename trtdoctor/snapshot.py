@@ -1102,6 +1102,31 @@ class SmokeBenchmark(TypedDict):
     warnings: List[str]
 
 
+class SmokeTensor(TypedDict):
+    """A graph input or output: ``dims`` holds ints for static dims, the symbol (or "?")
+    for dynamic ones."""
+
+    name: str
+    dtype: str
+    dims: List[Union[int, str]]
+
+
+class SmokeShapeRange(TypedDict):
+    min: List[int]
+    opt: List[int]
+    max: List[int]
+
+
+class SmokeModel(TypedDict):
+    """The model as its graph declares it, the optimization profile per input (the run uses
+    ``opt``), and where the run's inputs came from (an .npz file, or seeded random data)."""
+
+    inputs: List[SmokeTensor]
+    outputs: List[SmokeTensor]
+    profile: Dict[str, SmokeShapeRange]
+    feeds: str
+
+
 class _SmokeReportBase(TypedDict):
     schema: Literal["trtdoctor.smoke/1"]
     tool: Tool
@@ -1117,6 +1142,7 @@ class SmokeReport(_SmokeReportBase, total=False):
     as the smoke got."""
 
     reason: str
+    model: SmokeModel
     baseline: SmokeBaseline
     backend: SmokeBackend
     build: SmokeBuild

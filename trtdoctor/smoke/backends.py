@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from .. import knowledge
-from .model import INPUT, OUTPUT, to_float16
+from .model import to_float16
 
 
 class SmokeError(Exception):
@@ -18,26 +18,32 @@ class SmokeError(Exception):
 
 
 class OrtBaseline:
-    name = "onnxruntime-cpu"
+    """onnxruntime on the CPU: the trusted reference the engine's outputs are judged by."""
 
-    def __init__(self, model):
+    def __init__(self, model, providers=("CPUExecutionProvider",)):
         import onnxruntime as ort
 
         self.version = ort.__version__
-        self.sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        self.sess = ort.InferenceSession(model.SerializeToString(), providers=list(providers))
+        self.provider = self.sess.get_providers()[0]  # what onnxruntime really took, after its own fallbacks
+        self.name = PROVIDER_NAMES.get(self.provider, self.provider)
 
-    def run(self, x):
-        return self.sess.run([OUTPUT], {INPUT: x})[0]
+    def run(self, feeds: dict) -> list:
+        return self.sess.run(None, feeds)
 
-    def time(self, x, iterations: int, warmup: int) -> list[float]:
+    def time(self, feeds: dict, iterations: int, warmup: int) -> list[float]:
+        """The same clock as the engine's end-to-end time: host in, host out, per call."""
         for _ in range(warmup):
-            self.run(x)
+            self.run(feeds)
         out = []
         for _ in range(iterations):
             t0 = time.perf_counter()
-            self.run(x)
+            self.run(feeds)
             out.append((time.perf_counter() - t0) * 1e3)
         return out
+
+
+PROVIDER_NAMES = {"TensorrtExecutionProvider": "onnxruntime-tensorrt", "CUDAExecutionProvider": "onnxruntime-cuda", "CPUExecutionProvider": "onnxruntime-cpu"}
 
 
 class TensorRTBackend:
@@ -78,7 +84,8 @@ class TensorRTBackend:
 
         return Log()
 
-    def build(self, model, precision: str, batch: int, shape: tuple, cache_dir: Path | None, calibration=None) -> dict:
+    def build(self, model, precision: str, profile, cache_dir: Path | None, calibration=None) -> dict:
+        """``profile``: an inputs.Profile, one (min, opt, max) per input."""
         trt = self.trt
         self.log = self._logger()
         builder = trt.Builder(self.log)
@@ -109,9 +116,10 @@ class TensorRTBackend:
                 config.set_flag(trt.BuilderFlag.INT8)
                 if calibration is not None:
                     config.int8_calibrator = calibration
-        profile = builder.create_optimization_profile()
-        profile.set_shape(INPUT, (1, *shape), (batch, *shape), (max(batch, 1) * 2, *shape))
-        config.add_optimization_profile(profile)
+        prof = builder.create_optimization_profile()
+        for name, (lo, opt, hi) in profile.shapes.items():
+            prof.set_shape(name, lo, opt, hi)
+        config.add_optimization_profile(prof)
         cache_file = cache_dir / "timing.cache" if cache_dir else None
         if hasattr(config, "create_timing_cache"):
             blob = cache_file.read_bytes() if cache_file and cache_file.exists() else b""
@@ -148,7 +156,8 @@ class TensorRTBackend:
 def save_engine(plan: bytes, meta: dict, cache_dir: Path) -> Path:
     """The serialized engine and a sidecar saying what it was built with and for."""
     cache_dir.mkdir(parents=True, exist_ok=True)
-    path = cache_dir / f"reference-{meta['backend']}-{meta['precision']}.plan"
+    stem = Path(meta.get("model") or "reference").stem or "model"
+    path = cache_dir / f"{stem}-{meta['backend']}-{meta['precision']}.plan"
     path.write_bytes(plan)
     path.with_suffix(".plan.json").write_text(json.dumps(meta, indent=2))
     return path
