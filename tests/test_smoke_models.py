@@ -255,3 +255,137 @@ def test_bad_models_shapes_and_data_are_one_line_and_exit_2(saved, tmp_path, mak
     assert res.returncode == 2, (res.stdout, res.stderr)
     assert res.stdout == "" and len(res.stderr.strip().splitlines()) == 1 and words in res.stderr
     assert "internal error" not in res.stderr and "Traceback" not in res.stderr
+
+
+# --- --export: what TensorRT would build from, without TensorRT -------------------------------
+
+
+def smoke_schema():
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(json.loads((REPO / "trtdoctor" / "schemas" / "smoke-1.json").read_text()))
+
+
+def export(saved, *args, env=None):
+    """No --force: a machine with no driver and no TensorRT may still export."""
+    return run_cli("smoke", "--from", str(saved), "--format", "json", *args, env=env)
+
+
+def calib_npz(path, n=32, seed=9):
+    from trtdoctor.smoke.model import sample_inputs
+
+    np.savez(path, input=sample_inputs(n, seed=seed))
+    return path
+
+
+def test_export_writes_fp32_fp16_and_a_symmetric_per_channel_qdq_int8_model(saved, tmp_path):
+    pytest.importorskip("onnxconverter_common")
+    out = tmp_path / "exp"
+    res = export(saved, "--export", str(out), "--precision", "best", "--calib-data", str(calib_npz(tmp_path / "calib.npz")))
+    assert res.returncode == 0, res.stdout + res.stderr
+    r = json.loads(res.stdout)
+    errors = [e.message for e in smoke_schema().iter_errors(r)]
+    assert not errors, errors[:3]
+    man = r["export"]
+    assert json.loads((out / "manifest.json").read_text()) == man
+    assert [f["path"] for f in man["files"]] == ["model.fp32.onnx", "model.fp16.onnx", "model.int8.qdq.onnx"]
+    assert man["calibration"] == {"source": str(tmp_path / "calib.npz"), "batches": 4, "synthetic": False, "method": "minmax"}
+    assert man["warnings"] == [] and man["trtexec_shapes"]["opt"] == "input:8x3x32x32"
+    q = onnx.load(str(out / "model.int8.qdq.onnx"))
+    onnx.checker.check_model(q)
+    inits = {i.name: numpy_helper.to_array(i) for i in q.graph.initializer}
+    dq = [n for n in q.graph.node if n.op_type == "DequantizeLinear"]
+    assert len(dq) > 10 and any(n.op_type == "QuantizeLinear" for n in q.graph.node)
+    for n in dq:  # int8 everywhere (TensorRT takes no int32 bias Q/DQ), symmetric: zero points 0
+        assert inits.get(n.input[0], np.zeros(1, np.int8)).dtype == np.int8 and not inits[n.input[2]].any()
+    conv_w = [n for n in dq if n.input[0] == "stem.w_quantized"][0]
+    assert inits[conv_w.input[1]].shape == (16,)  # per output channel
+    # the manifest's accuracy is the real onnxruntime accuracy of the written model
+    from trtdoctor.smoke.model import reference_model, sample_inputs
+
+    x = sample_inputs(8)
+    ref = ort.InferenceSession(reference_model().SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    got = ort.InferenceSession(str(out / "model.int8.qdq.onnx"), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    cos = float(np.mean(np.sum(got * ref, 1) / np.linalg.norm(got, axis=1) / np.linalg.norm(ref, axis=1)))
+    assert man["accuracy"]["int8"]["cosine"] == pytest.approx(cos, abs=1e-5) and cos > 0.98
+    assert man["accuracy"]["fp16"]["passed"] and man["accuracy"]["fp16"]["cosine"] > 0.999
+    assert "trtexec --onnx=model.int8.qdq.onnx --minShapes=input:1x3x32x32" in (out / "summary.txt").read_text()
+
+
+def test_export_without_calibration_data_warns_that_its_scales_mean_nothing(saved, tmp_path):
+    res = export(saved, "--model", str(keras_nhwc(tmp_path / "k.onnx")), "--export", str(tmp_path / "e"), "--precision", "int8")
+    r = json.loads(res.stdout)
+    assert r["export"]["calibration"]["synthetic"] is True
+    assert any("synthetic random data: its scales mean nothing" in w for w in r["export"]["warnings"])
+    assert "! INT8 calibrated on 8 batches of synthetic" in (tmp_path / "e" / "summary.txt").read_text()
+    assert "Please consider" not in res.stderr  # onnxruntime's pre-processing advice is not our output
+
+
+def test_export_of_a_multi_input_model_calibrates_from_a_folder_of_npz(saved, tmp_path):
+    path = multi_input(tmp_path / "m.onnx")
+    calib = tmp_path / "calib"
+    calib.mkdir()
+    ins, _ = describe(onnx.load(str(path)))
+    for i in range(3):
+        np.savez(calib / f"b{i}.npz", **random_feeds(ins, {"image": (2, 3, 8, 8), "ids": (2, 4), "mask": (2, 4)}, seed=i))
+    res = export(saved, "--model", str(path), "--export", str(tmp_path / "e"), "--precision", "int8", "--calib-data", str(calib))
+    assert res.returncode == 0, res.stdout + res.stderr
+    man = json.loads(res.stdout)["export"]
+    assert man["calibration"]["batches"] == 3 and man["accuracy"]["int8"]["passed"]
+
+
+def test_export_skips_fp16_with_a_note_without_onnxconverter_common(tmp_path, monkeypatch):
+    from trtdoctor.smoke.export import export as do_export
+    from trtdoctor.smoke.runner import prepare
+
+    monkeypatch.setitem(__import__("sys").modules, "onnxconverter_common", None)  # import fails as if absent
+    prep = prepare({"model": "reference", "batch": 2})
+    man = do_export(prep, str(tmp_path / "e"), "fp16", None)
+    assert [f["precision"] for f in man["files"]] == ["fp32"] and man["accuracy"] == {}
+    assert man["notes"] == ["FP16 skipped: onnxconverter-common is not installed (pip install onnxconverter-common)"]
+
+
+def test_export_writes_only_into_a_folder_it_owns_and_is_idempotent(saved, tmp_path):
+    out = tmp_path / "e"
+    first = export(saved, "--export", str(out), "--precision", "int8", "--calib-data", str(calib_npz(tmp_path / "c.npz")))
+    again = export(saved, "--export", str(out), "--precision", "int8", "--calib-data", str(tmp_path / "c.npz"))
+    assert first.returncode == again.returncode == 0
+    assert json.loads(first.stdout)["export"]["files"] == json.loads(again.stdout)["export"]["files"]  # same bytes
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "model.fp32.onnx", "model.int8.qdq.onnx", "summary.txt"]  # no temporary left
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "model.fp32.onnx").write_text("the user's")
+    res = export(saved, "--export", str(theirs))
+    assert res.returncode == 2 and "holds files trtdoctor did not write" in res.stderr and len(res.stderr.splitlines()) == 1
+    assert (theirs / "model.fp32.onnx").read_text() == "the user's"
+    (tmp_path / "afile").write_text("x")
+    res = export(saved, "--export", str(tmp_path / "afile"))
+    assert res.returncode == 2 and "not a folder" in res.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs")
+def test_export_never_writes_through_a_link_or_into_a_fifo(saved, tmp_path):
+    out = tmp_path / "e"
+    assert export(saved, "--export", str(out), "--precision", "fp32").returncode == 0
+    victim = tmp_path / "victim"
+    victim.write_text("keep")
+    (out / "model.fp32.onnx").unlink()
+    (out / "model.fp32.onnx").symlink_to(victim)
+    res = export(saved, "--export", str(out), "--precision", "fp32")
+    assert res.returncode == 2 and "not a regular file trtdoctor wrote" in res.stderr and victim.read_text() == "keep"
+    (out / "model.fp32.onnx").unlink()
+    os.mkfifo(out / "model.fp32.onnx")
+    res = export(saved, "--export", str(out), "--precision", "fp32", env={**os.environ})
+    assert res.returncode == 2 and "not a regular file" in res.stderr
+
+
+@pytest.mark.parametrize(("make", "words"), [("lacking", "--calib-data lacks input"), ("empty-dir", "holds no .npz files"), ("missing", "no such file or folder")])
+def test_bad_calibration_data_is_one_line_and_exit_2(saved, tmp_path, make, words):
+    p = tmp_path / "calib"
+    if make == "lacking":
+        p = tmp_path / "c.npz"
+        np.savez(p, other=np.zeros((4, 3, 32, 32), np.float32))
+    elif make == "empty-dir":
+        p.mkdir()
+    res = export(saved, "--export", str(tmp_path / "e"), "--precision", "int8", "--calib-data", str(p))
+    assert res.returncode == 2 and words in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr

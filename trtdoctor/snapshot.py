@@ -1127,6 +1127,53 @@ class SmokeModel(TypedDict):
     feeds: str
 
 
+class ExportFile(TypedDict):
+    precision: Literal["fp32", "fp16", "int8"]
+    path: str
+    bytes: int
+    sha256: str
+
+
+class ExportCalibration(TypedDict, total=False):
+    """Where the INT8 scales came from; ``synthetic``: seeded random data, scales that mean
+    nothing for real inputs."""
+
+    source: str
+    batches: int
+    synthetic: bool
+    method: str
+
+
+class TrtexecShapes(TypedDict):
+    min: str
+    opt: str
+    max: str
+
+
+class _SmokeExportBase(TypedDict):
+    schema: Literal["trtdoctor.export/1"]
+    dir: str
+    source: str
+    inputs: List[SmokeTensor]
+    outputs: List[SmokeTensor]
+    profile: Dict[str, SmokeShapeRange]
+    feeds: str
+    trtexec_shapes: TrtexecShapes
+    files: List[ExportFile]
+    accuracy: Dict[str, SmokeValidation]
+    notes: List[str]
+    warnings: List[str]
+    passed: bool
+
+
+class SmokeExport(_SmokeExportBase, total=False):
+    """``smoke --export DIR`` (also DIR/manifest.json): the models written (``path`` relative
+    to ``dir``), the shapes as trtexec takes them, and each model's onnxruntime accuracy
+    against FP32 on the smoke's inputs."""
+
+    calibration: ExportCalibration
+
+
 class _SmokeReportBase(TypedDict):
     schema: Literal["trtdoctor.smoke/1"]
     tool: Tool
@@ -1143,6 +1190,7 @@ class SmokeReport(_SmokeReportBase, total=False):
 
     reason: str
     model: SmokeModel
+    export: SmokeExport
     baseline: SmokeBaseline
     backend: SmokeBackend
     build: SmokeBuild

@@ -183,19 +183,21 @@ def load_npz(path: str, what: str = "--input-data"):
         raise BadInput(f"{what} {path}: not a readable .npz file ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
 
 
-def user_feeds(specs: list[TensorSpec], profile: Profile, arrays: dict) -> dict:
-    """The user's arrays: every input present, cast to its dtype, its shape inside the profile."""
+def user_feeds(specs: list[TensorSpec], profile: Profile, arrays: dict, what: str = "--input-data", check_profile: bool = True) -> dict:
+    """The user's arrays: every input present, cast to its dtype, its shape inside the
+    profile (without check_profile, the first axis is samples and may hold any number)."""
     missing = [s.name for s in specs if s.name not in arrays]
     if missing:
-        raise BadInput(f"--input-data lacks {', '.join(missing)} (it has: {', '.join(sorted(arrays)) or 'nothing'})")
+        raise BadInput(f"{what} lacks {', '.join(missing)} (it has: {', '.join(sorted(arrays)) or 'nothing'})")
     feeds = {}
     for s in specs:
         a = arrays[s.name]
         lo, _, hi = profile.shapes[s.name]
-        if a.ndim != len(lo) or not all(x <= y <= z for x, y, z in zip(lo, a.shape, hi)):
-            raise BadInput(f"--input-data {s.name!r} has shape {_fmt(a.shape)}, outside the profile {_fmt(lo)} … {_fmt(hi)}")
+        first = 0 if check_profile else 1
+        if a.ndim != len(lo) or not all(x <= y <= z for x, y, z in list(zip(lo, a.shape, hi))[first:]):
+            raise BadInput(f"{what} {s.name!r} has shape {_fmt(a.shape)}, outside the profile {_fmt(lo)} … {_fmt(hi)}")
         if s.dtype.startswith(("int", "uint", "bool")) and a.dtype.kind == "f":
-            raise BadInput(f"--input-data {s.name!r} holds floats, but the model takes {s.dtype}")
+            raise BadInput(f"{what} {s.name!r} holds floats, but the model takes {s.dtype}")
         feeds[s.name] = a.astype("float32" if s.dtype == "bfloat16" else s.dtype, copy=False)
     return feeds
 

@@ -78,6 +78,8 @@ def smoke(report: dict, findings: list[Finding], opts: dict) -> dict:
         raise
     except SmokeError as exc:  # onnx or numpy absent: said after the preflight
         prepared, missing = None, str(exc)
+    if opts.get("export") and prepared is not None:
+        return export_report(prepared, opts, report)
     snap = report["snapshot"]
     backend_name = choose_backend(opts["backend"], snap)
     out = {
@@ -111,11 +113,39 @@ def smoke(report: dict, findings: list[Finding], opts: dict) -> dict:
         return out
 
 
+def export_report(prep, opts: dict, report: dict) -> dict:
+    """--export needs no GPU and no TensorRT: no preflight, the models and their accuracy."""
+    from .export import export
+
+    out = {
+        "schema": SCHEMA,
+        "tool": {"name": "trtdoctor", "version": __version__},
+        "stack": stack_of(report["snapshot"], opts["device"]),
+        "request": {k: opts[k] for k in ("precision", "batch", "iterations", "warmup", "model", "device", "cuda_graph", "no_transfers")} | {"backend": "export"},
+        "preflight": [],
+        "result": "FAIL",
+        "model": prep.describe(),
+    }
+    try:
+        man = export(prep, opts["export"], opts["precision"], opts.get("calib_data"))
+    except BadInput:
+        raise
+    except SmokeError as exc:
+        out["reason"] = str(exc)
+        return out
+    out["export"] = man
+    out["result"] = "PASS" if man["passed"] else "FAIL"
+    if not man["passed"]:
+        bad = [p for p, a in man["accuracy"].items() if not a["passed"]]
+        out["reason"] = f"{', '.join(bad)} outputs differ from FP32 on onnxruntime beyond tolerance (see export.accuracy)"
+    return out
+
+
 class Prepared:
     """The model, its inputs and outputs, the profile and the feeds of one smoke."""
 
     def __init__(self, model, opts: dict):
-        self.model = model
+        self.model, self.source = model, opts["model"]
         self.inputs, self.outputs = describe(model)
         given = {k: parse_shapes(opts.get(k), "--" + k.replace("_", "-")) for k in ("shapes", "min_shapes", "opt_shapes", "max_shapes")}
         self.profile = resolve(self.inputs, opts["batch"], given["shapes"], given["min_shapes"], given["opt_shapes"], given["max_shapes"])
@@ -243,6 +273,10 @@ def smoke_text(r: dict) -> str:
         lines.append(f"  input {t['name']} {t['dtype']} {dims}: " + " / ".join("x".join(map(str, rng.get(k, []))) for k in ("min", "opt", "max")))
     if r.get("baseline"):
         lines.append(f"  baseline {r['baseline']['name']} {r['baseline']['version']}: median {r['baseline']['latency_ms']['median']:.3f} ms")
+    if r.get("export"):
+        from .export import summary_text
+
+        lines += ["  " + line for line in summary_text(r["export"]).splitlines()]
     if r.get("build"):
         b = r["build"]
         lines.append(f"  build: {b['seconds']} s, engine {b['engine_bytes']} bytes → {b['engine']}")
