@@ -340,7 +340,7 @@ def test_export_skips_fp16_with_a_note_without_onnxconverter_common(tmp_path, mo
 
     monkeypatch.setitem(__import__("sys").modules, "onnxconverter_common", None)  # import fails as if absent
     prep = prepare({"model": "reference", "batch": 2})
-    man = do_export(prep, str(tmp_path / "e"), "fp16", None)
+    man = do_export(prep, [], str(tmp_path / "e"), "fp16", None)
     assert [f["precision"] for f in man["files"]] == ["fp32"] and man["accuracy"] == {}
     assert man["notes"] == ["FP16 skipped: onnxconverter-common is not installed (pip install onnxconverter-common)"]
 
@@ -389,3 +389,54 @@ def test_bad_calibration_data_is_one_line_and_exit_2(saved, tmp_path, make, word
         p.mkdir()
     res = export(saved, "--export", str(tmp_path / "e"), "--precision", "int8", "--calib-data", str(p))
     assert res.returncode == 2 and words in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
+
+
+# --- baselines: onnxruntime on the best provider, timed as the engine is ---------------------
+
+
+def test_best_provider_order():
+    from trtdoctor.smoke.backends import best_providers
+
+    gpu = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert best_providers(gpu, nvinfer_resolves=True) == gpu
+    assert best_providers(gpu, nvinfer_resolves=False) == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert best_providers(["CPUExecutionProvider"], True) == ["CPUExecutionProvider"]
+    assert best_providers(["CPUExecutionProvider", "AzureExecutionProvider"], True) == ["CPUExecutionProvider"]
+
+
+def test_a_provider_that_cannot_start_is_said_and_skipped(monkeypatch):
+    """Real onnxruntime drops a provider it does not have with only a log line; the report says it."""
+    from trtdoctor.smoke import backends
+    from trtdoctor.smoke.model import reference_model, sample_inputs
+
+    monkeypatch.setattr(backends, "best_providers", lambda available, ok: ["NoSuchExecutionProvider", "CPUExecutionProvider"])
+    b = backends.ort_baseline(reference_model(), {"input": sample_inputs(2)}, 4, 1, False)
+    assert b["provider"] == "CPUExecutionProvider" and b["name"] == "onnxruntime-cpu"
+    assert b["warnings"][0] == "NoSuchExecutionProvider was asked for but onnxruntime runs on CPUExecutionProvider"
+
+
+def test_baseline_is_timed_like_the_engine_and_reported_with_export(saved, tmp_path):
+    res = export(saved, "--export", str(tmp_path / "e"), "--precision", "fp32", "--iterations", "7", "--warmup", "2", "--batch", "4")
+    r = json.loads(res.stdout)
+    b = r["baseline"]
+    assert b["provider"] in ort.get_available_providers() and b["available_providers"] == ort.get_available_providers()
+    assert b["latency_ms"]["n"] == 7  # --iterations, as the engine's timing uses
+    assert b["throughput_items_per_s"] == pytest.approx(4 * 1e3 / b["latency_ms"]["median"])
+    assert not [e.message for e in smoke_schema().iter_errors(r)]
+    text = run_cli("smoke", "--from", str(saved), "--export", str(tmp_path / "e"), "--precision", "fp32", "--iterations", "3").stdout
+    assert "baseline onnxruntime-cpu" in text and "p99" in text and "items/s" in text
+
+
+def test_a_model_onnxruntime_cannot_run_on_the_shapes_is_one_line_and_exit_2(saved, tmp_path):
+    """Valid to the checker, but its Reshape fits batch 1 only: the user's shapes are wrong."""
+    graph = helper.make_graph(
+        [helper.make_node("Reshape", ["x", "to"], ["y"])],
+        "fixed_reshape",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])],
+        [numpy_helper.from_array(np.array([2, 3], dtype=np.int64), "to")],
+    )
+    path = _save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "r.onnx")
+    for args in ([], ["--export", str(tmp_path / "e")]):
+        res = smoke(saved, "--model", str(path), "--batch", "4", *args)
+        assert res.returncode == 2 and "onnxruntime cannot run --model" in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr

@@ -1049,12 +1049,21 @@ class LatencyStats(TypedDict):
     cv_percent: float
 
 
-class SmokeBaseline(TypedDict):
-    """The trusted baseline (onnxruntime on the CPU) and its latency."""
-
+class _SmokeBaselineBase(TypedDict):
     name: str
     version: str
     latency_ms: LatencyStats
+
+
+class SmokeBaseline(_SmokeBaselineBase, total=False):
+    """onnxruntime on the best provider present (``provider``: the one the session really
+    took), timed as the engine is: warm-up runs, then a host clock around each call with its
+    inputs and outputs. Outputs are judged against onnxruntime on the CPU in FP32."""
+
+    provider: str
+    available_providers: List[str]
+    throughput_items_per_s: float
+    warnings: List[str]
 
 
 class SmokeBackend(TypedDict):

@@ -24,7 +24,9 @@ class OrtBaseline:
         import onnxruntime as ort
 
         self.version = ort.__version__
-        self.sess = ort.InferenceSession(model.SerializeToString(), providers=list(providers))
+        so = ort.SessionOptions()
+        so.log_severity_level = 4  # fatal only: its errors reach the user as our one line, not its colour log
+        self.sess = ort.InferenceSession(model.SerializeToString(), so, providers=list(providers))
         self.provider = self.sess.get_providers()[0]  # what onnxruntime really took, after its own fallbacks
         self.name = PROVIDER_NAMES.get(self.provider, self.provider)
 
@@ -41,6 +43,56 @@ class OrtBaseline:
             self.run(feeds)
             out.append((time.perf_counter() - t0) * 1e3)
         return out
+
+
+def best_providers(available: list[str], nvinfer_resolves: bool) -> list[str]:
+    """The fastest onnxruntime provider this machine can use, falling back in order: the
+    TensorRT EP only where libnvinfer resolves (else it fails at session start), the CUDA EP
+    with onnxruntime-gpu, the CPU always."""
+    order = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    if nvinfer_resolves:
+        order.insert(0, "TensorrtExecutionProvider")
+    return [p for p in order if p in available] or ["CPUExecutionProvider"]
+
+
+def ort_baseline(model, feeds: dict, iterations: int, warmup: int, nvinfer_resolves: bool) -> dict:
+    """onnxruntime on the best provider, timed as the engine is: warm-up runs, then one host
+    clock per call around inputs in and outputs out; percentiles by stats.summarize."""
+    import onnxruntime as ort
+
+    from .inputs import batch_of
+    from .stats import summarize, warnings_for
+
+    available = ort.get_available_providers()
+    base, skipped = _first_session(model, best_providers(available, nvinfer_resolves))
+    lat = summarize(base.time(feeds, iterations, warmup))
+    return {
+        "name": base.name,
+        "version": base.version,
+        "provider": base.provider,
+        "available_providers": available,
+        "latency_ms": lat,
+        "throughput_items_per_s": batch_of(feeds) * 1e3 / lat["median"] if lat["median"] else 0.0,
+        "warnings": skipped + warnings_for(None, lat),
+    }
+
+
+def _first_session(model, providers: list[str]):
+    """A provider that fails to start (a missing CUDA or TensorRT library) is said and
+    skipped; the CPU provider, last, always starts."""
+    skipped = []
+    for i, p in enumerate(providers):
+        try:
+            base = OrtBaseline(model, providers[i:])
+        except Exception as exc:  # onnxruntime raises its own types for a provider that cannot start  # noqa: BLE001
+            if p == "CPUExecutionProvider":
+                raise
+            skipped.append(f"{p} could not start: {(str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]}")
+            continue
+        if base.provider != p:  # onnxruntime may drop a provider with only a log line
+            skipped.append(f"{p} was asked for but onnxruntime runs on {base.provider}")
+        return base, skipped
+    raise SmokeError("no onnxruntime provider could start")
 
 
 PROVIDER_NAMES = {"TensorrtExecutionProvider": "onnxruntime-tensorrt", "CUDAExecutionProvider": "onnxruntime-cuda", "CPUExecutionProvider": "onnxruntime-cpu"}

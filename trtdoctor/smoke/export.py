@@ -25,12 +25,12 @@ PLAN = {"fp32": ("fp32",), "fp16": ("fp32", "fp16"), "int8": ("fp32", "int8"), "
 FILES = {"fp32": "model.fp32.onnx", "fp16": "model.fp16.onnx", "int8": "model.int8.qdq.onnx"}
 
 
-def export(prep, outdir: str, precision: str, calib: str | None) -> dict:
-    """Write the models, manifest.json and summary.txt into ``outdir``; return the manifest."""
+def export(prep, ref: list, outdir: str, precision: str, calib: str | None) -> dict:
+    """Write the models, manifest.json and summary.txt into ``outdir``; return the manifest.
+    ``ref``: the FP32 outputs on onnxruntime's CPU provider for ``prep.feeds``."""
     out = Path(outdir)
     ours = _claim(out)
     man = {"schema": SCHEMA, "dir": str(out), "source": prep.source, **prep.describe(), "trtexec_shapes": trtexec_shapes(prep.profile), "files": [], "accuracy": {}, "notes": [], "warnings": []}
-    ref = OrtBaseline(prep.model).run(prep.feeds)
     for prec in PLAN[precision]:
         model = _make(prec, prep, calib, man)
         if model is None:
@@ -155,11 +155,12 @@ def qdq_int8(prep, calib: str | None, man: dict):
             return next(self.it, None)
 
     with tempfile.TemporaryDirectory(prefix="trtdoctor-qdq-") as tmp:
-        dst = Path(tmp) / "q.onnx"
+        src, dst = Path(tmp) / "in.onnx", Path(tmp) / "q.onnx"
+        onnx.save(prep.model, str(src))  # a path, not the proto: quantize_static rewrites a proto it is given
         try:
             with _quiet():
                 quantize_static(
-                    prep.model,
+                    str(src),
                     str(dst),
                     Reader(),
                     quant_format=QuantFormat.QDQ,
@@ -186,7 +187,10 @@ def _quiet():
 
 
 def _accuracy(model, prep, ref: list, prec: str) -> dict:
-    got = OrtBaseline(model).run(prep.feeds)
+    try:
+        got = OrtBaseline(model).run(prep.feeds)
+    except Exception as exc:  # onnxruntime's own errors: the converted model does not run  # noqa: BLE001
+        raise SmokeError(f"the {prec} model does not run on onnxruntime: {(str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]}") from None
     return compare_all(got, ref, prec)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .. import __version__, knowledge
 from ..findings import Finding
-from .backends import OrtBaseline, SmokeError, TensorRTBackend, save_engine
+from .backends import OrtBaseline, SmokeError, TensorRTBackend, ort_baseline, save_engine
 from .inputs import BadInput, batch_of, describe, load_npz, parse_shapes, random_feeds, resolve, user_feeds
 from .stats import summarize, warnings_for
 from .validate import compare_all
@@ -113,6 +113,25 @@ def smoke(report: dict, findings: list[Finding], opts: dict) -> dict:
         return out
 
 
+def reference_outputs(prep, opts: dict) -> list:
+    """FP32 on onnxruntime's CPU provider: what every other output is judged by."""
+    try:
+        baseline = OrtBaseline(prep.model)
+    except ImportError:
+        raise SmokeError("onnxruntime is not installed (the baseline): pip install 'trtdoctor[smoke]'") from None
+    except Exception as exc:  # onnxruntime's own errors: the model does not load or run  # noqa: BLE001
+        raise BadInput(f"onnxruntime cannot load --model {opts['model']}: {str(exc).strip().splitlines()[0][:200]}") from None
+    try:
+        return baseline.run(prep.feeds)
+    except Exception as exc:  # noqa: BLE001
+        raise BadInput(f"onnxruntime cannot run --model {opts['model']} on these shapes: {str(exc).strip().splitlines()[0][:200]}") from None
+
+
+def timed_baseline(prep, opts: dict, stack: dict) -> dict:
+    """The baseline people compare with; the CPU session above stays the accuracy reference."""
+    return ort_baseline(prep.model, prep.feeds, opts["iterations"], opts["warmup"], bool(stack.get("libnvinfer")))
+
+
 def export_report(prep, opts: dict, report: dict) -> dict:
     """--export needs no GPU and no TensorRT: no preflight, the models and their accuracy."""
     from .export import export
@@ -127,13 +146,14 @@ def export_report(prep, opts: dict, report: dict) -> dict:
         "model": prep.describe(),
     }
     try:
-        man = export(prep, opts["export"], opts["precision"], opts.get("calib_data"))
+        man = export(prep, reference_outputs(prep, opts), opts["export"], opts["precision"], opts.get("calib_data"))
     except BadInput:
         raise
     except SmokeError as exc:
         out["reason"] = str(exc)
         return out
     out["export"] = man
+    out["baseline"] = timed_baseline(prep, opts, out["stack"])
     out["result"] = "PASS" if man["passed"] else "FAIL"
     if not man["passed"]:
         bad = [p for p, a in man["accuracy"].items() if not a["passed"]]
@@ -199,18 +219,8 @@ def install_hint(findings: list[Finding]) -> str:
 
 
 def _run(out: dict, backend_name: str, opts: dict, prep: Prepared, hint: str = "") -> dict:
-    try:
-        baseline = OrtBaseline(prep.model)
-    except ImportError:
-        raise SmokeError("onnxruntime is not installed (the baseline): pip install 'trtdoctor[smoke]'") from None
-    except Exception as exc:  # onnxruntime's own errors: the model does not load or run  # noqa: BLE001
-        raise BadInput(f"onnxruntime cannot load --model {opts['model']}: {str(exc).strip().splitlines()[0][:200]}") from None
-    try:
-        ref = baseline.run(prep.feeds)
-    except Exception as exc:  # noqa: BLE001
-        raise BadInput(f"onnxruntime cannot run --model {opts['model']} on these shapes: {str(exc).strip().splitlines()[0][:200]}") from None
-    base_ms = baseline.time(prep.feeds, max(5, min(opts["iterations"], 50)), 3)
-    out["baseline"] = {"name": baseline.name, "version": baseline.version, "latency_ms": summarize(base_ms)}
+    ref = reference_outputs(prep, opts)
+    out["baseline"] = timed_baseline(prep, opts, out["stack"])
     if backend_name == "tf-trt":
         last = knowledge.tftrt_release()
         raise SmokeError(f"the TF-TRT backend needs TensorFlow ≤ {last['series']} with a loadable TensorRT {last['trt']}; run `trtdoctor check --only tensorflow`")
@@ -272,7 +282,9 @@ def smoke_text(r: dict) -> str:
         dims = "x".join(str(d) for d in t["dims"])
         lines.append(f"  input {t['name']} {t['dtype']} {dims}: " + " / ".join("x".join(map(str, rng.get(k, []))) for k in ("min", "opt", "max")))
     if r.get("baseline"):
-        lines.append(f"  baseline {r['baseline']['name']} {r['baseline']['version']}: median {r['baseline']['latency_ms']['median']:.3f} ms")
+        b, s = r["baseline"], r["baseline"]["latency_ms"]
+        lines.append(f"  baseline {b['name']} {b['version']}: median {s['median']:.3f} p90 {s['p90']:.3f} p99 {s['p99']:.3f} ms, {b.get('throughput_items_per_s', 0):.1f} items/s")
+        lines += [f"  ! baseline {w}" for w in b.get("warnings", [])]
     if r.get("export"):
         from .export import summary_text
 
