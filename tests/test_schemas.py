@@ -224,11 +224,11 @@ from trtdoctor.smoke import cuda_run, runner
 from trtdoctor.smoke.backends import OrtBaseline
 from trtdoctor.smoke.model import reference_model
 
-def run_engine(engine_, x, iterations, warmup, no_transfers=False, cuda_graph=False):
+def run_engine(trt, engine_, feeds, outputs, iterations, warmup, no_transfers=False, cuda_graph=False):
     # no GPU here: the reference outputs and steady timings stand in for the device run
-    y = OrtBaseline(reference_model()).run(x.astype(np.float32))
+    ys = OrtBaseline(reference_model()).run({k: v.astype(np.float32) for k, v in feeds.items()})
     n = iterations
-    return {"output": y, "gpu_ms": [1.0 + i / 1000 for i in range(n)], "e2e_ms": [1.5 + i / 1000 for i in range(n)], "enqueue_ms": [0.1] * n, "transfer_ms": [0.2] * n}
+    return {"outputs": ys, "gpu_ms": [1.0 + i / 1000 for i in range(n)], "e2e_ms": [1.5 + i / 1000 for i in range(n)], "enqueue_ms": [0.1] * n, "transfer_ms": [0.2] * n}
 
 cuda_run.run_engine = run_engine
 rep, findings = engine.recheck(report.load(sys.argv[1]))
@@ -250,7 +250,7 @@ def test_full_smoke_report_validates(rich_report, tmp_path):
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout.strip().splitlines()[-1])
     assert out["result"] == "PASS", out.get("reason")
-    assert {"baseline", "backend", "build", "validation", "benchmark"} <= set(out)
+    assert {"model", "baseline", "backend", "build", "validation", "benchmark"} <= set(out)
     assert_valid(SMOKE, out)
 
 

@@ -107,18 +107,20 @@ BUILD = r"""
 import json, sys, tempfile
 from pathlib import Path
 from trtdoctor.smoke.backends import TensorRTBackend, SmokeError
-from trtdoctor.smoke.model import reference_model, SHAPE
+from trtdoctor.smoke.inputs import describe, resolve
+from trtdoctor.smoke.model import reference_model
 be = TensorRTBackend("tensorrt"); ok, why = be.available()
+PROFILE = resolve(describe(reference_model())[0], 8)
 out = {"available": ok, "version": why}
 d = Path(tempfile.mkdtemp())
 for prec in ("fp16", "int8"):
     try:
-        b = be.build(reference_model(), prec, 8, SHAPE, d)
+        b = be.build(reference_model(), prec, PROFILE, d)
         out[prec] = {"plan": json.loads(b["plan"]), "flags": b["flags"], "strongly_typed": b["strongly_typed"], "cache": (d / "timing.cache").read_bytes().decode()}
     except SmokeError as e:
         out[prec] = {"error": str(e)}
 try:
-    be.load(be.build(reference_model(), "fp16", 8, SHAPE, None)["plan"])
+    be.load(be.build(reference_model(), "fp16", PROFILE, None)["plan"])
     out["load"] = "ok"
 except SmokeError as e:
     out["load"] = str(e)

@@ -159,6 +159,13 @@ def build_parser() -> Parser:
     s.add_argument("--iterations", type=count(1), default=200)
     s.add_argument("--warmup", type=count(0), default=20)
     s.add_argument("--device", type=count(0), default=0)
+    s.add_argument("--shapes", metavar="NAME:DIMS[,...]", help="run shape of inputs, trtexec's grammar, e.g. input_1:8x384x384x3")
+    s.add_argument("--min-shapes", metavar="NAME:DIMS[,...]", help="profile minimum (with --opt-shapes and --max-shapes)")
+    s.add_argument("--opt-shapes", metavar="NAME:DIMS[,...]", help="profile optimum, the shape that is run")
+    s.add_argument("--max-shapes", metavar="NAME:DIMS[,...]", help="profile maximum")
+    s.add_argument("--input-data", metavar="FILE.npz", help="the inputs to run, one array per input name (seeded random otherwise)")
+    s.add_argument("--export", metavar="DIR", help="write the FP32/FP16/Q-DQ INT8 models, shapes and their onnxruntime accuracy; needs no TensorRT")
+    s.add_argument("--calib-data", metavar="DIR|FILE.npz", help="INT8 calibration inputs: an .npz (first axis: samples) or a folder of them")
     s.add_argument("--engine-cache", metavar="DIR", help="where engines, sidecars and the timing cache go")
     s.add_argument("--cuda-graph", action="store_true", help="capture the inference in a CUDA graph")
     s.add_argument("--no-transfers", action="store_true", help="keep data on the device while timing")
@@ -414,6 +421,7 @@ def _write_env(plan: dict, target: Target, a: argparse.Namespace) -> int:
 def cmd_smoke(a: argparse.Namespace) -> int:
     from . import engine as run
     from . import report
+    from .smoke.inputs import BadInput
     from .smoke.runner import smoke as do_smoke
     from .smoke.runner import smoke_text
 
@@ -421,8 +429,12 @@ def cmd_smoke(a: argparse.Namespace) -> int:
         rep, findings = run.recheck(report.load(a.from_))
     else:
         rep, findings = run.check(make_target(None, None, [], a.timeout))
-    opts = {k: getattr(a, k) for k in ("precision", "model", "backend", "batch", "iterations", "warmup", "device", "engine_cache", "cuda_graph", "no_transfers", "force")}
-    result = do_smoke(rep, findings, opts)
+    keys = ("precision", "model", "backend", "batch", "iterations", "warmup", "device", "engine_cache", "cuda_graph", "no_transfers", "force")
+    opts = {k: getattr(a, k) for k in keys + ("shapes", "min_shapes", "opt_shapes", "max_shapes", "input_data", "export", "calib_data")}
+    try:
+        result = do_smoke(rep, findings, opts)
+    except BadInput as exc:
+        raise UsageError(str(exc)) from None
     out(json_text(result) if a.format == "json" else smoke_text(map_strings(result, visible)))
     return 0 if result["result"] == "PASS" else 1
 

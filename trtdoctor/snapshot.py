@@ -1049,12 +1049,21 @@ class LatencyStats(TypedDict):
     cv_percent: float
 
 
-class SmokeBaseline(TypedDict):
-    """The trusted baseline (onnxruntime on the CPU) and its latency."""
-
+class _SmokeBaselineBase(TypedDict):
     name: str
     version: str
     latency_ms: LatencyStats
+
+
+class SmokeBaseline(_SmokeBaselineBase, total=False):
+    """onnxruntime on the best provider present (``provider``: the one the session really
+    took), timed as the engine is: warm-up runs, then a host clock around each call with its
+    inputs and outputs. Outputs are judged against onnxruntime on the CPU in FP32."""
+
+    provider: str
+    available_providers: List[str]
+    throughput_items_per_s: float
+    warnings: List[str]
 
 
 class SmokeBackend(TypedDict):
@@ -1102,6 +1111,78 @@ class SmokeBenchmark(TypedDict):
     warnings: List[str]
 
 
+class SmokeTensor(TypedDict):
+    """A graph input or output: ``dims`` holds ints for static dims, the symbol (or "?")
+    for dynamic ones."""
+
+    name: str
+    dtype: str
+    dims: List[Union[int, str]]
+
+
+class SmokeShapeRange(TypedDict):
+    min: List[int]
+    opt: List[int]
+    max: List[int]
+
+
+class SmokeModel(TypedDict):
+    """The model as its graph declares it, the optimization profile per input (the run uses
+    ``opt``), and where the run's inputs came from (an .npz file, or seeded random data)."""
+
+    inputs: List[SmokeTensor]
+    outputs: List[SmokeTensor]
+    profile: Dict[str, SmokeShapeRange]
+    feeds: str
+
+
+class ExportFile(TypedDict):
+    precision: Literal["fp32", "fp16", "int8"]
+    path: str
+    bytes: int
+    sha256: str
+
+
+class ExportCalibration(TypedDict, total=False):
+    """Where the INT8 scales came from; ``synthetic``: seeded random data, scales that mean
+    nothing for real inputs."""
+
+    source: str
+    batches: int
+    synthetic: bool
+    method: str
+
+
+class TrtexecShapes(TypedDict):
+    min: str
+    opt: str
+    max: str
+
+
+class _SmokeExportBase(TypedDict):
+    schema: Literal["trtdoctor.export/1"]
+    dir: str
+    source: str
+    inputs: List[SmokeTensor]
+    outputs: List[SmokeTensor]
+    profile: Dict[str, SmokeShapeRange]
+    feeds: str
+    trtexec_shapes: TrtexecShapes
+    files: List[ExportFile]
+    accuracy: Dict[str, SmokeValidation]
+    notes: List[str]
+    warnings: List[str]
+    passed: bool
+
+
+class SmokeExport(_SmokeExportBase, total=False):
+    """``smoke --export DIR`` (also DIR/manifest.json): the models written (``path`` relative
+    to ``dir``), the shapes as trtexec takes them, and each model's onnxruntime accuracy
+    against FP32 on the smoke's inputs."""
+
+    calibration: ExportCalibration
+
+
 class _SmokeReportBase(TypedDict):
     schema: Literal["trtdoctor.smoke/1"]
     tool: Tool
@@ -1117,6 +1198,8 @@ class SmokeReport(_SmokeReportBase, total=False):
     as the smoke got."""
 
     reason: str
+    model: SmokeModel
+    export: SmokeExport
     baseline: SmokeBaseline
     backend: SmokeBackend
     build: SmokeBuild

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from .. import knowledge
-from .model import INPUT, OUTPUT, to_float16
+from .model import to_float16
 
 
 class SmokeError(Exception):
@@ -18,26 +18,84 @@ class SmokeError(Exception):
 
 
 class OrtBaseline:
-    name = "onnxruntime-cpu"
+    """onnxruntime on the CPU: the trusted reference the engine's outputs are judged by."""
 
-    def __init__(self, model):
+    def __init__(self, model, providers=("CPUExecutionProvider",)):
         import onnxruntime as ort
 
         self.version = ort.__version__
-        self.sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        so = ort.SessionOptions()
+        so.log_severity_level = 4  # fatal only: its errors reach the user as our one line, not its colour log
+        self.sess = ort.InferenceSession(model.SerializeToString(), so, providers=list(providers))
+        self.provider = self.sess.get_providers()[0]  # what onnxruntime really took, after its own fallbacks
+        self.name = PROVIDER_NAMES.get(self.provider, self.provider)
 
-    def run(self, x):
-        return self.sess.run([OUTPUT], {INPUT: x})[0]
+    def run(self, feeds: dict) -> list:
+        return self.sess.run(None, feeds)
 
-    def time(self, x, iterations: int, warmup: int) -> list[float]:
+    def time(self, feeds: dict, iterations: int, warmup: int) -> list[float]:
+        """The same clock as the engine's end-to-end time: host in, host out, per call."""
         for _ in range(warmup):
-            self.run(x)
+            self.run(feeds)
         out = []
         for _ in range(iterations):
             t0 = time.perf_counter()
-            self.run(x)
+            self.run(feeds)
             out.append((time.perf_counter() - t0) * 1e3)
         return out
+
+
+def best_providers(available: list[str], nvinfer_resolves: bool) -> list[str]:
+    """The fastest onnxruntime provider this machine can use, falling back in order: the
+    TensorRT EP only where libnvinfer resolves (else it fails at session start), the CUDA EP
+    with onnxruntime-gpu, the CPU always."""
+    order = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    if nvinfer_resolves:
+        order.insert(0, "TensorrtExecutionProvider")
+    return [p for p in order if p in available] or ["CPUExecutionProvider"]
+
+
+def ort_baseline(model, feeds: dict, iterations: int, warmup: int, nvinfer_resolves: bool) -> dict:
+    """onnxruntime on the best provider, timed as the engine is: warm-up runs, then one host
+    clock per call around inputs in and outputs out; percentiles by stats.summarize."""
+    import onnxruntime as ort
+
+    from .inputs import batch_of
+    from .stats import summarize, warnings_for
+
+    available = ort.get_available_providers()
+    base, skipped = _first_session(model, best_providers(available, nvinfer_resolves))
+    lat = summarize(base.time(feeds, iterations, warmup))
+    return {
+        "name": base.name,
+        "version": base.version,
+        "provider": base.provider,
+        "available_providers": available,
+        "latency_ms": lat,
+        "throughput_items_per_s": batch_of(feeds) * 1e3 / lat["median"] if lat["median"] else 0.0,
+        "warnings": skipped + warnings_for(None, lat),
+    }
+
+
+def _first_session(model, providers: list[str]):
+    """A provider that fails to start (a missing CUDA or TensorRT library) is said and
+    skipped; the CPU provider, last, always starts."""
+    skipped = []
+    for i, p in enumerate(providers):
+        try:
+            base = OrtBaseline(model, providers[i:])
+        except Exception as exc:  # onnxruntime raises its own types for a provider that cannot start  # noqa: BLE001
+            if p == "CPUExecutionProvider":
+                raise
+            skipped.append(f"{p} could not start: {(str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]}")
+            continue
+        if base.provider != p:  # onnxruntime may drop a provider with only a log line
+            skipped.append(f"{p} was asked for but onnxruntime runs on {base.provider}")
+        return base, skipped
+    raise SmokeError("no onnxruntime provider could start")
+
+
+PROVIDER_NAMES = {"TensorrtExecutionProvider": "onnxruntime-tensorrt", "CUDAExecutionProvider": "onnxruntime-cuda", "CPUExecutionProvider": "onnxruntime-cpu"}
 
 
 class TensorRTBackend:
@@ -78,7 +136,8 @@ class TensorRTBackend:
 
         return Log()
 
-    def build(self, model, precision: str, batch: int, shape: tuple, cache_dir: Path | None, calibration=None) -> dict:
+    def build(self, model, precision: str, profile, cache_dir: Path | None, calibration=None) -> dict:
+        """``profile``: an inputs.Profile, one (min, opt, max) per input."""
         trt = self.trt
         self.log = self._logger()
         builder = trt.Builder(self.log)
@@ -109,9 +168,10 @@ class TensorRTBackend:
                 config.set_flag(trt.BuilderFlag.INT8)
                 if calibration is not None:
                     config.int8_calibrator = calibration
-        profile = builder.create_optimization_profile()
-        profile.set_shape(INPUT, (1, *shape), (batch, *shape), (max(batch, 1) * 2, *shape))
-        config.add_optimization_profile(profile)
+        prof = builder.create_optimization_profile()
+        for name, (lo, opt, hi) in profile.shapes.items():
+            prof.set_shape(name, lo, opt, hi)
+        config.add_optimization_profile(prof)
         cache_file = cache_dir / "timing.cache" if cache_dir else None
         if hasattr(config, "create_timing_cache"):
             blob = cache_file.read_bytes() if cache_file and cache_file.exists() else b""
@@ -148,7 +208,8 @@ class TensorRTBackend:
 def save_engine(plan: bytes, meta: dict, cache_dir: Path) -> Path:
     """The serialized engine and a sidecar saying what it was built with and for."""
     cache_dir.mkdir(parents=True, exist_ok=True)
-    path = cache_dir / f"reference-{meta['backend']}-{meta['precision']}.plan"
+    stem = Path(meta.get("model") or "reference").stem or "model"
+    path = cache_dir / f"{stem}-{meta['backend']}-{meta['precision']}.plan"
     path.write_bytes(plan)
     path.with_suffix(".plan.json").write_text(json.dumps(meta, indent=2))
     return path

@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 
 from .backends import SmokeError
-from .model import INPUT, OUTPUT
 
 
 def _ck(res):
@@ -17,23 +16,50 @@ def _ck(res):
     return rest[0] if len(rest) == 1 else rest
 
 
-def run_engine(engine, x, iterations: int, warmup: int, no_transfers: bool = False, cuda_graph: bool = False) -> dict:
-    import numpy as np
-    from cuda.bindings import runtime as rt
+def cuda_runtime():
+    """cuda-python's runtime bindings; their absence is an install step, not a crash."""
+    try:
+        from cuda.bindings import runtime
+    except ImportError as exc:
+        raise SmokeError(f"cuda-python is not installed ({exc}): pip install 'trtdoctor[smoke]'") from None
+    return runtime
 
+
+def _out_dtype(trt, engine, name):
+    import numpy as np
+
+    return np.dtype(trt.nptype(engine.get_tensor_dtype(name)))
+
+
+def run_engine(trt, engine, feeds: dict, outputs: list[str], iterations: int, warmup: int, no_transfers: bool = False, cuda_graph: bool = False) -> dict:
+    """``trt``: the module that built the engine (tensorrt or tensorrt_rtx); ``feeds``: host
+    arrays by input name; ``outputs``: the output names, in graph order."""
+    import numpy as np
+
+    rt = cuda_runtime()
     ctx = engine.create_execution_context()
-    ctx.set_input_shape(INPUT, x.shape)
-    out_shape = tuple(ctx.get_tensor_shape(OUTPUT))
-    y = np.empty(out_shape, dtype=x.dtype)
+    for name, x in feeds.items():
+        ctx.set_input_shape(name, x.shape)
+    hosts = {n: np.ascontiguousarray(x) for n, x in feeds.items()}
+    ys = {n: np.empty(tuple(ctx.get_tensor_shape(n)), dtype=_out_dtype(trt, engine, n)) for n in outputs}
     stream = _ck(rt.cudaStreamCreate())
-    d_in, d_out = _ck(rt.cudaMalloc(x.nbytes)), _ck(rt.cudaMalloc(y.nbytes))
-    ctx.set_tensor_address(INPUT, int(d_in))
-    ctx.set_tensor_address(OUTPUT, int(d_out))
+    dev = {n: _ck(rt.cudaMalloc(max(a.nbytes, 1))) for n, a in (hosts | ys).items()}
+    for n, ptr in dev.items():
+        ctx.set_tensor_address(n, int(ptr))
     start, end, t_a, t_b = (_ck(rt.cudaEventCreate()) for _ in range(4))
     h2d, d2h = rt.cudaMemcpyKind.cudaMemcpyHostToDevice, rt.cudaMemcpyKind.cudaMemcpyDeviceToHost
     graph_exec = None
+
+    def upload():
+        for n, x in hosts.items():
+            _ck(rt.cudaMemcpyAsync(dev[n], x.ctypes.data, x.nbytes, h2d, stream))
+
+    def download():
+        for n, y in ys.items():
+            _ck(rt.cudaMemcpyAsync(y.ctypes.data, dev[n], y.nbytes, d2h, stream))
+
     try:
-        _ck(rt.cudaMemcpyAsync(d_in, x.ctypes.data, x.nbytes, h2d, stream))
+        upload()
         if cuda_graph:
             _ck(rt.cudaStreamBeginCapture(stream, rt.cudaStreamCaptureMode.cudaStreamCaptureModeGlobal))
             ctx.execute_async_v3(int(stream))
@@ -51,14 +77,14 @@ def run_engine(engine, x, iterations: int, warmup: int, no_transfers: bool = Fal
             t0 = time.perf_counter()
             if not no_transfers:
                 _ck(rt.cudaEventRecord(t_a, stream))
-                _ck(rt.cudaMemcpyAsync(d_in, x.ctypes.data, x.nbytes, h2d, stream))
+                upload()
             _ck(rt.cudaEventRecord(start, stream))
             q0 = time.perf_counter()
             enqueue()
             q1 = time.perf_counter()
             _ck(rt.cudaEventRecord(end, stream))
             if not no_transfers:
-                _ck(rt.cudaMemcpyAsync(y.ctypes.data, d_out, y.nbytes, d2h, stream))
+                download()
                 _ck(rt.cudaEventRecord(t_b, stream))
             _ck(rt.cudaStreamSynchronize(stream))
             t1 = time.perf_counter()
@@ -70,10 +96,10 @@ def run_engine(engine, x, iterations: int, warmup: int, no_transfers: bool = Fal
                 if not no_transfers:
                     xfer.append(_ck(rt.cudaEventElapsedTime(t_a, t_b)) - g)
         if no_transfers:
-            _ck(rt.cudaMemcpyAsync(y.ctypes.data, d_out, y.nbytes, d2h, stream))
+            download()
             _ck(rt.cudaStreamSynchronize(stream))
-        return {"output": y, "gpu_ms": gpu, "e2e_ms": e2e, "enqueue_ms": enq, "transfer_ms": xfer}
+        return {"outputs": [ys[n] for n in outputs], "gpu_ms": gpu, "e2e_ms": e2e, "enqueue_ms": enq, "transfer_ms": xfer}
     finally:
-        for ptr in (d_in, d_out):
+        for ptr in dev.values():
             rt.cudaFree(ptr)
         rt.cudaStreamDestroy(stream)

@@ -8,9 +8,10 @@ from pathlib import Path
 
 from .. import __version__, knowledge
 from ..findings import Finding
-from .backends import OrtBaseline, SmokeError, TensorRTBackend, save_engine
+from .backends import OrtBaseline, SmokeError, TensorRTBackend, ort_baseline, save_engine
+from .inputs import BadInput, batch_of, describe, load_npz, parse_shapes, random_feeds, resolve, user_feeds
 from .stats import summarize, warnings_for
-from .validate import compare
+from .validate import compare_all
 
 SCHEMA = "trtdoctor.smoke/1"
 PREFLIGHT_AREAS = {"tensorrt": {"driver", "gpus", "libraries", "tensorrt"}, "tensorrt-rtx": {"driver", "gpus", "tensorrt"}, "tf-trt": {"driver", "gpus", "tensorflow"}}
@@ -70,6 +71,15 @@ def choose_backend(requested: str, snapshot: dict) -> str:
 
 
 def smoke(report: dict, findings: list[Finding], opts: dict) -> dict:
+    """The smoke report; a BadInput (the user's model, shapes or data) propagates."""
+    try:
+        prepared, missing = prepare(opts), None
+    except BadInput:
+        raise
+    except SmokeError as exc:  # onnx or numpy absent: said after the preflight
+        prepared, missing = None, str(exc)
+    if opts.get("export") and prepared is not None:
+        return export_report(prepared, opts, report)
     snap = report["snapshot"]
     backend_name = choose_backend(opts["backend"], snap)
     out = {
@@ -90,11 +100,90 @@ def smoke(report: dict, findings: list[Finding], opts: dict) -> dict:
     if refusal and not opts["force"]:
         out["reason"] = f"refused: {refusal}; pass --force to try anyway"
         return out
+    if prepared is None:
+        out["reason"] = missing
+        return out
+    out["model"] = prepared.describe()
     try:
-        return _run(out, backend_name, opts, snap, install_hint(findings))
+        return _run(out, backend_name, opts, prepared, install_hint(findings))
+    except BadInput:
+        raise
     except SmokeError as exc:
         out["reason"] = str(exc)
         return out
+
+
+def reference_outputs(prep, opts: dict) -> list:
+    """FP32 on onnxruntime's CPU provider: what every other output is judged by."""
+    try:
+        baseline = OrtBaseline(prep.model)
+    except ImportError:
+        raise SmokeError("onnxruntime is not installed (the baseline): pip install 'trtdoctor[smoke]'") from None
+    except Exception as exc:  # onnxruntime's own errors: the model does not load or run  # noqa: BLE001
+        raise BadInput(f"onnxruntime cannot load --model {opts['model']}: {str(exc).strip().splitlines()[0][:200]}") from None
+    try:
+        return baseline.run(prep.feeds)
+    except Exception as exc:  # noqa: BLE001
+        raise BadInput(f"onnxruntime cannot run --model {opts['model']} on these shapes: {str(exc).strip().splitlines()[0][:200]}") from None
+
+
+def timed_baseline(prep, opts: dict, stack: dict) -> dict:
+    """The baseline people compare with; the CPU session above stays the accuracy reference."""
+    return ort_baseline(prep.model, prep.feeds, opts["iterations"], opts["warmup"], bool(stack.get("libnvinfer")))
+
+
+def export_report(prep, opts: dict, report: dict) -> dict:
+    """--export needs no GPU and no TensorRT: no preflight, the models and their accuracy."""
+    from .export import export
+
+    out = {
+        "schema": SCHEMA,
+        "tool": {"name": "trtdoctor", "version": __version__},
+        "stack": stack_of(report["snapshot"], opts["device"]),
+        "request": {k: opts[k] for k in ("precision", "batch", "iterations", "warmup", "model", "device", "cuda_graph", "no_transfers")} | {"backend": "export"},
+        "preflight": [],
+        "result": "FAIL",
+        "model": prep.describe(),
+    }
+    try:
+        man = export(prep, reference_outputs(prep, opts), opts["export"], opts["precision"], opts.get("calib_data"))
+    except BadInput:
+        raise
+    except SmokeError as exc:
+        out["reason"] = str(exc)
+        return out
+    out["export"] = man
+    out["baseline"] = timed_baseline(prep, opts, out["stack"])
+    out["result"] = "PASS" if man["passed"] else "FAIL"
+    if not man["passed"]:
+        bad = [p for p, a in man["accuracy"].items() if not a["passed"]]
+        out["reason"] = f"{', '.join(bad)} outputs differ from FP32 on onnxruntime beyond tolerance (see export.accuracy)"
+    return out
+
+
+class Prepared:
+    """The model, its inputs and outputs, the profile and the feeds of one smoke."""
+
+    def __init__(self, model, opts: dict):
+        self.model, self.source = model, opts["model"]
+        self.inputs, self.outputs = describe(model)
+        given = {k: parse_shapes(opts.get(k), "--" + k.replace("_", "-")) for k in ("shapes", "min_shapes", "opt_shapes", "max_shapes")}
+        self.profile = resolve(self.inputs, opts["batch"], given["shapes"], given["min_shapes"], given["opt_shapes"], given["max_shapes"])
+        data = opts.get("input_data")
+        self.feeds = user_feeds(self.inputs, self.profile, load_npz(data)) if data else random_feeds(self.inputs, self.profile.opt())
+        self.feeds_from = data or "random (seed 1)"
+
+    def describe(self) -> dict:
+        return {
+            "inputs": [s.to_dict() for s in self.inputs],
+            "outputs": [s.to_dict() for s in self.outputs],
+            "profile": self.profile.to_dict(),
+            "feeds": self.feeds_from,
+        }
+
+
+def prepare(opts: dict) -> Prepared:
+    return Prepared(_load_model(opts), opts)
 
 
 def _load_model(opts):
@@ -109,11 +198,16 @@ def _load_model(opts):
         return reference_model()
     p = Path(opts["model"])
     if p.suffix != ".onnx":
-        raise SmokeError(f"{p}: only ONNX models (and the reference model) are supported so far")
+        raise BadInput(f"--model {p}: only ONNX models (and the reference model) are supported so far")
+    if not p.is_file():
+        raise BadInput(f"--model {p}: {'is not a regular file' if p.exists() else 'no such file'}")
     try:
-        return onnx.load(str(p))
-    except Exception as exc:  # onnx raises several types for a broken file
-        raise SmokeError(f"{p} is not a readable ONNX model: {exc}") from None
+        model = onnx.load(str(p))
+        onnx.checker.check_model(model)
+    except Exception as exc:  # onnx raises several types for a broken file  # noqa: BLE001
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise BadInput(f"--model {p} is not a valid ONNX model: {first[:200]}") from None
+    return model
 
 
 def install_hint(findings: list[Finding]) -> str:
@@ -124,20 +218,9 @@ def install_hint(findings: list[Finding]) -> str:
     return f"`trtdoctor check` ({f.id}) says: {f.fix.commands[0]}"
 
 
-def _run(out: dict, backend_name: str, opts: dict, snap: dict, hint: str = "") -> dict:
-    import numpy as np
-
-    from .model import SHAPE, sample_inputs
-
-    model = _load_model(opts)
-    x = sample_inputs(opts["batch"])
-    try:
-        baseline = OrtBaseline(model)
-    except ImportError:
-        raise SmokeError("onnxruntime is not installed (the baseline): pip install 'trtdoctor[smoke]'") from None
-    ref = baseline.run(x)
-    base_ms = baseline.time(x, max(5, min(opts["iterations"], 50)), 3)
-    out["baseline"] = {"name": baseline.name, "version": baseline.version, "latency_ms": summarize(base_ms)}
+def _run(out: dict, backend_name: str, opts: dict, prep: Prepared, hint: str = "") -> dict:
+    ref = reference_outputs(prep, opts)
+    out["baseline"] = timed_baseline(prep, opts, out["stack"])
     if backend_name == "tf-trt":
         last = knowledge.tftrt_release()
         raise SmokeError(f"the TF-TRT backend needs TensorFlow ≤ {last['series']} with a loadable TensorRT {last['trt']}; run `trtdoctor check --only tensorflow`")
@@ -148,8 +231,9 @@ def _run(out: dict, backend_name: str, opts: dict, snap: dict, hint: str = "") -
     out["backend"] = be.describe()
     cache = Path(opts["engine_cache"] or os.path.join(os.path.expanduser("~"), ".cache", "trtdoctor", "engines"))
     cache.mkdir(parents=True, exist_ok=True)
-    built = be.build(model, opts["precision"], opts["batch"], SHAPE, cache)
+    built = be.build(prep.model, opts["precision"], prep.profile, cache)
     meta = {
+        "model": opts["model"],
         "backend": be.name,
         "tensorrt": be.trt.__version__,
         "precision": opts["precision"],
@@ -161,11 +245,13 @@ def _run(out: dict, backend_name: str, opts: dict, snap: dict, hint: str = "") -
     path = save_engine(built["plan"], meta, cache)
     out["build"] = {"seconds": round(built["build_s"], 3), "engine_bytes": built["engine_bytes"], "engine": str(path), "flags": built["flags"], "strongly_typed": built["strongly_typed"]}
     engine = be.load(built["plan"])
+    import numpy as np
+
     from .cuda_run import run_engine
 
-    xin = x.astype(np.float16) if be.input_dtype == "float16" else x
-    res = run_engine(engine, xin, opts["iterations"], opts["warmup"], opts["no_transfers"], opts["cuda_graph"])
-    val = compare(res["output"], ref, opts["precision"])
+    feeds = {k: v.astype(np.float16) if be.input_dtype == "float16" and v.dtype == np.float32 else v for k, v in prep.feeds.items()}
+    res = run_engine(be.trt, engine, feeds, [o.name for o in prep.outputs], opts["iterations"], opts["warmup"], opts["no_transfers"], opts["cuda_graph"])
+    val = compare_all(res["outputs"], ref, opts["precision"])
     out["validation"] = val
     gpu, e2e = summarize(res["gpu_ms"]), summarize(res["e2e_ms"])
     enq = summarize(res["enqueue_ms"])["median"]
@@ -173,7 +259,7 @@ def _run(out: dict, backend_name: str, opts: dict, snap: dict, hint: str = "") -
     out["benchmark"] = {
         "gpu_ms": gpu,
         "e2e_ms": e2e,
-        "throughput_items_per_s": opts["batch"] * 1e3 / e2e["median"],
+        "throughput_items_per_s": batch_of(prep.feeds) * 1e3 / e2e["median"],
         "speedup_vs_baseline": out["baseline"]["latency_ms"]["median"] / e2e["median"],
         "warnings": warnings_for(gpu, e2e, enq, xfer),
     }
@@ -191,8 +277,18 @@ def smoke_text(r: dict) -> str:
         lines.append(f"  ✗ {f['title']}")
         if f.get("fix"):
             lines += [f"      $ {c}" for c in f["fix"]["commands"][:2]]
+    for t in (r.get("model") or {}).get("inputs", []):
+        rng = r["model"]["profile"].get(t["name"]) or {}
+        dims = "x".join(str(d) for d in t["dims"])
+        lines.append(f"  input {t['name']} {t['dtype']} {dims}: " + " / ".join("x".join(map(str, rng.get(k, []))) for k in ("min", "opt", "max")))
     if r.get("baseline"):
-        lines.append(f"  baseline {r['baseline']['name']} {r['baseline']['version']}: median {r['baseline']['latency_ms']['median']:.3f} ms")
+        b, s = r["baseline"], r["baseline"]["latency_ms"]
+        lines.append(f"  baseline {b['name']} {b['version']}: median {s['median']:.3f} p90 {s['p90']:.3f} p99 {s['p99']:.3f} ms, {b.get('throughput_items_per_s', 0):.1f} items/s")
+        lines += [f"  ! baseline {w}" for w in b.get("warnings", [])]
+    if r.get("export"):
+        from .export import summary_text
+
+        lines += ["  " + line for line in summary_text(r["export"]).splitlines()]
     if r.get("build"):
         b = r["build"]
         lines.append(f"  build: {b['seconds']} s, engine {b['engine_bytes']} bytes → {b['engine']}")
