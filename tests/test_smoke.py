@@ -65,6 +65,8 @@ def test_statistics_on_known_samples():
     assert any(x.startswith("transfer-bound") and "--no-transfers" in x for x in w)
     assert any(x.startswith("unstable") for x in warnings_for(s, steady))
     assert warnings_for(steady, steady, 1.0, 1.0) == []
+    # a CPU baseline has no GPU timing: its advice is not about GPU clocks
+    assert [x.split("; ")[1] for x in warnings_for(None, s)] == ["close other work on this machine"]
 
 
 @needs_cc

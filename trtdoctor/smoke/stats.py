@@ -40,7 +40,8 @@ def warnings_for(gpu: dict | None, e2e: dict, enqueue_ms: float | None = None, t
         out.append(f"enqueue-bound: host enqueue {enqueue_ms:.3f} ms > GPU compute {compute:.3f} ms; try --cuda-graph")
     if transfer_ms is not None and compute and transfer_ms > compute:
         out.append(f"transfer-bound: host↔device copies {transfer_ms:.3f} ms > GPU compute {compute:.3f} ms; try --no-transfers")
+    advice = "lock clocks or close other GPU work" if gpu else "close other work on this machine"  # no GPU timing: a CPU run
     for name, st in (("GPU compute", gpu), ("end-to-end", e2e)):
         if st and st["cv_percent"] > 1.0:
-            out.append(f"unstable: {name} coefficient of variation {st['cv_percent']:.1f} % > 1 %; lock clocks or close other GPU work")
+            out.append(f"unstable: {name} coefficient of variation {st['cv_percent']:.1f} % > 1 %; {advice}")
     return out
