@@ -88,6 +88,11 @@ def _stop(d: Path) -> None:
         except (OSError, ValueError, IndexError):
             continue
         for _ in range(50):
+            try:  # trtdoctor's subreaper may have made this daemon our child: reap it, or it stays a zombie
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    break
+            except ChildProcessError:
+                pass
             try:
                 os.kill(pid, 0)
                 time.sleep(0.1)
