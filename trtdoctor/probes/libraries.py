@@ -289,15 +289,21 @@ def _consumers(target: Target, snap: dict) -> list[dict]:
             ("pycuda/_driver*.so", "pycuda", "pycuda", ("libcuda",)),
         ):
             for so in target.glob(glob.escape(site) + "/" + pat):
-                try:
-                    needed = read_elf(target.path(so), nofollow=target.contained).needed
-                except ElfError as exc:
-                    out.append({"name": name, "role": role, "site_packages": site, "requester": so, "needs": [], "error": str(exc)})
-                    continue
                 row = runtime_by_package(os.path.basename(os.path.dirname(so))) if role == "tensorrt-bindings" else None
                 label = f"{row['module']} bindings" if row else name  # tensorrt_lean bindings, …
-                out.append({"name": label, "role": role, "site_packages": site, "requester": so, "needs": [n for n in needed if n.startswith(prefix)], "kind": "NEEDED"})
+                out.append(_needed_consumer(target, site, so, label, role, lambda n, prefix=prefix: n.startswith(prefix)))
     return out
+
+
+def _needed_consumer(target: Target, site: str, so: str, label: str, role: str, wanted) -> dict:
+    """A program whose ELF NEEDs GPU libraries: the NEEDED sonames ``wanted`` keeps, or the
+    reason its ELF could not be read."""
+    entry = {"name": label, "role": role, "site_packages": site, "requester": so}
+    try:
+        needed = read_elf(target.path(so), nofollow=target.contained).needed
+    except ElfError as exc:
+        return entry | {"needs": [], "error": str(exc)}
+    return entry | {"needs": [n for n in needed if wanted(n)], "kind": "NEEDED"}
 
 
 def cudart_soname(cuda_version: str) -> str | None:
@@ -340,13 +346,8 @@ def _torch_consumer(target: Target, site: str, version: str) -> list[dict]:
     so = f"{site}/torch/lib/libtorch_cuda.so"
     if not target.path(so).is_file():
         return []
-    label = f"torch {version}"
-    try:
-        needed = read_elf(target.path(so), nofollow=target.contained).needed
-    except ElfError as exc:
-        return [{"name": label, "role": "torch", "site_packages": site, "requester": so, "needs": [], "error": str(exc)}]
     known = {s for row in catalog() if row["group"] in ("cuda", "cudnn") for s in row["sonames"]}
-    return [{"name": label, "role": "torch", "site_packages": site, "requester": so, "needs": [n for n in needed if n in known], "kind": "NEEDED"}]
+    return [_needed_consumer(target, site, so, f"torch {version}", "torch", known.__contains__)]
 
 
 LIVE_CODE = r"""
