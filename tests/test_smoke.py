@@ -168,3 +168,30 @@ def test_engine_compatibility_from_sidecar(tmp_path):
     (tmp_path / "bare.plan").write_bytes(b"x")
     assert isinstance(judge(tmp_path / "bare.plan", ok)[1][0], Finding)
     assert judge(tmp_path / "bare.plan", ok)[1][0].id == "engine.no-sidecar"
+
+
+def test_cuda_binding_is_cuda_python_first_then_pycuda(monkeypatch):
+    """cuda-python when installed, pycuda when it is the one installed; neither: the install hint."""
+    import importlib.util as iu
+
+    from trtdoctor.smoke import cuda_run
+    from trtdoctor.smoke.backends import SmokeError
+
+    real = iu.find_spec
+    chosen = []
+    monkeypatch.setattr(cuda_run.CudaPython, "__init__", lambda self, device=0: chosen.append(("cuda-python", device)))
+    monkeypatch.setattr(cuda_run.PyCuda, "__init__", lambda self, device=0: chosen.append(("pycuda", device)))
+    monkeypatch.setattr(cuda_run.importlib.util, "find_spec", lambda m: object() if m in ("cuda", "pycuda") else real(m))
+    cuda_run.binding_for("auto", 1)
+    monkeypatch.setattr(cuda_run.importlib.util, "find_spec", lambda m: object() if m == "pycuda" else None)
+    cuda_run.binding_for("auto", 0)
+    assert chosen == [("cuda-python", 1), ("pycuda", 0)]
+    monkeypatch.setattr(cuda_run.importlib.util, "find_spec", lambda m: None)
+    with pytest.raises(SmokeError, match="pycuda is not installed"):
+        cuda_run.binding_for("pycuda")
+    monkeypatch.undo()
+    monkeypatch.setattr(cuda_run.importlib.util, "find_spec", lambda m: None)
+    monkeypatch.setitem(sys.modules, "cuda", None)  # cuda-python absent
+    monkeypatch.setitem(sys.modules, "cuda.bindings", None)
+    with pytest.raises(SmokeError, match=r"cuda-python is not installed .*pip install 'trtdoctor\[smoke\]'"):
+        cuda_run.binding_for("auto")
