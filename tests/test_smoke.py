@@ -195,3 +195,17 @@ def test_cuda_binding_is_cuda_python_first_then_pycuda(monkeypatch):
     monkeypatch.setitem(sys.modules, "cuda.bindings", None)
     with pytest.raises(SmokeError, match=r"cuda-python is not installed .*pip install 'trtdoctor\[smoke\]'"):
         cuda_run.binding_for("auto")
+
+
+def test_backend_imports_the_bindings_wheels_module_name(tmp_path, monkeypatch):
+    """PyPI's tensorrt-rtx-cu13-bindings installs `tensorrt_rtx_bindings` (seen on the H100); the
+    package naming it `tensorrt_rtx` is a source package needing NVIDIA's index."""
+    from trtdoctor.smoke.backends import TensorRTBackend
+
+    (tmp_path / "tensorrt_rtx_bindings").mkdir()
+    (tmp_path / "tensorrt_rtx_bindings" / "__init__.py").write_text("__version__ = '1.7.1.116'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    be = TensorRTBackend("tensorrt_rtx")
+    assert be.available() == (True, "1.7.1.116") and be.trt.__name__ == "tensorrt_rtx_bindings"
+    ok, why = TensorRTBackend("tensorrt_nonesuch").available()
+    assert not ok and "import tensorrt_nonesuch failed" in why and "import tensorrt_nonesuch_bindings failed" in why

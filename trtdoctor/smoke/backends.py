@@ -107,11 +107,18 @@ class TensorRTBackend:
         self.trt = None
 
     def available(self) -> tuple[bool, str]:
-        try:
-            self.trt = importlib.import_module(self.module_name)
-        except ImportError as exc:
-            return False, f"import {self.module_name} failed: {exc}"
-        return True, self.trt.__version__
+        """The module, or its ``_bindings`` twin: pip's bindings wheel installs
+        ``tensorrt_rtx_bindings`` (``tensorrt_bindings``), and the package that names it
+        ``tensorrt_rtx`` is a source package needing NVIDIA's index."""
+        errors = []
+        for name in (self.module_name, self.module_name + "_bindings"):
+            try:
+                self.trt = importlib.import_module(name)
+            except ImportError as exc:
+                errors.append(f"import {name} failed: {exc}")
+                continue
+            return True, self.trt.__version__
+        return False, "; ".join(errors)
 
     @property
     def major(self) -> int:
