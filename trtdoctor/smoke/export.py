@@ -40,7 +40,7 @@ def export(prep, ref: list, outdir: str, precision: str, calib: str | None) -> d
         _write(out / name, data, ours)
         man["files"].append({"precision": prec, "path": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
         if prec != "fp32":
-            man["accuracy"][prec] = _accuracy(model, prep, ref, prec)
+            man["accuracy"][prec] = onnx_accuracy(model, prep, ref, prec)
     man["passed"] = all(a["passed"] for a in man["accuracy"].values())
     _write(out / MANIFEST, (json.dumps(man, indent=2) + "\n").encode(), ours)
     _write(out / SUMMARY, summary_text(man).encode(), ours)
@@ -140,10 +140,11 @@ def _split(prep, arrays: dict) -> list[dict]:
     return usable
 
 
-def qdq_int8(prep, calib: str | None, man: dict):
-    """onnxruntime's quantize_static in QDQ format, symmetric int8, per-channel weights."""
+def qdq_int8(prep, calib: str | None, man: dict, method: str = "minmax"):
+    """onnxruntime's quantize_static in QDQ format, symmetric int8, per-channel weights;
+    ``method``: how activation ranges are read from the batches (minmax or entropy)."""
     import onnx
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     batches = calibration_feeds(prep, calib, man)
 
@@ -167,12 +168,13 @@ def qdq_int8(prep, calib: str | None, man: dict):
                     per_channel=True,
                     activation_type=QuantType.QInt8,
                     weight_type=QuantType.QInt8,
+                    calibrate_method=CalibrationMethod.Entropy if method == "entropy" else CalibrationMethod.MinMax,
                     # biases stay float: TensorRT takes int8 Q/DQ only, and fuses biases itself
                     extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False},
                 )
         except Exception as exc:  # the quantizer's own errors: say them in one line  # noqa: BLE001
             raise SmokeError(f"onnxruntime could not quantize the model to Q/DQ INT8: {(str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]}") from None
-        man["calibration"]["method"] = "minmax"
+        man["calibration"]["method"] = method
         return onnx.load(str(dst))
 
 
@@ -186,7 +188,8 @@ def _quiet():
         logging.disable(logging.NOTSET)
 
 
-def _accuracy(model, prep, ref: list, prec: str) -> dict:
+def onnx_accuracy(model, prep, ref: list, prec: str) -> dict:
+    """A converted model on onnxruntime's CPU provider against the FP32 outputs ``ref``."""
     try:
         got = OrtBaseline(model).run(prep.feeds)
     except Exception as exc:  # onnxruntime's own errors: the converted model does not run  # noqa: BLE001
