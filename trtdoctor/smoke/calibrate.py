@@ -74,7 +74,8 @@ def explicit_model(prep, ref: list, opts: dict, rep: dict):
         tol = acc["tolerance"]
         raise SmokeError(
             f"the Q/DQ INT8 model is out of tolerance against FP32 on onnxruntime (cosine {acc['cosine']:.5f}, needs ≥ {tol['cosine']}; top-1 {acc['top1_agreement']:.3f}, needs ≥ {tol['top1']}; "
-            f"max abs {acc['max_abs_error']:.4g}, needs ≤ {tol['max_abs']}), so TensorRT was not given it; calibrate on real inputs with --calib-data"
+            f"max abs {acc['max_abs_error']:.4g}, needs ≤ {tol['max_abs']}), so TensorRT was not given it; "
+            + ("calibrate on real inputs with --calib-data" if rep["synthetic"] else "check that --calib-data holds inputs prepared as the ones run are")
         )
     return model
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import logging
 import os
@@ -180,10 +181,12 @@ def qdq_int8(prep, calib: str | None, man: dict, method: str = "minmax"):
 
 @contextlib.contextmanager
 def _quiet():
-    """quantize_static logs advice to pre-process on the root logger; the report is ours."""
+    """quantize_static logs advice to pre-process on the root logger, and its entropy
+    calibrator prints progress on stdout, where our JSON goes; the report is ours."""
     logging.disable(logging.WARNING)
     try:
-        yield
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
     finally:
         logging.disable(logging.NOTSET)
 
