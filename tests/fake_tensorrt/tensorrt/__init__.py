@@ -5,7 +5,8 @@ version-dependent differences that matter (TensorRT 11 has no FP16/INT8 builder 
 a STRONGLY_TYPED network flag). It builds nothing: the "plan" is JSON describing what was
 asked, so tests can assert on it. Version from FAKE_TRT_VERSION; FAKE_TRT_REFUSE makes
 deserialization fail the way TensorRT-RTX does on an unsupported GPU. Bytes that are not such a
-plan (no MAGIC) deserialize to None with the message a real TensorRT logs for junk.
+plan (no MAGIC) deserialize to None with the message a real TensorRT logs for junk. Below 11 it
+has the INT8 calibrator base classes, and its builder drives a set calibrator as TensorRT does.
 """
 
 import enum
