@@ -239,3 +239,15 @@ def test_a_qdq_model_out_of_tolerance_stops_before_tensorrt(saved, tmp_path):
     assert "so TensorRT was not given it" in r["reason"] and "build" not in r
     assert not (tmp_path / "engines" / "reference-tensorrt-int8.plan").exists()
     assert not schema_errors(r)
+
+
+def test_a_tensorrt_polygraphy_cannot_calibrate_is_a_reason_not_a_traceback(tmp_path):
+    """A TensorRT without the calibrator classes (as 11 is): one line, and the way out."""
+    from trtdoctor.smoke.calibrate import implicit_calibrator
+    from trtdoctor.smoke.runner import prepare
+
+    prep = prepare({"model": "reference", "batch": 2})
+    rep = {"calibrator": "entropy", "warnings": []}
+    with pytest.raises(SmokeError, match=r"^Polygraphy could not make an INT8 calibrator for tensorrt 11.4.0.106: .*; use --quantization explicit$"):
+        with implicit_calibrator(_backend("11.4.0.106"), prep, {"calib_data": None, "calib_cache": None}, rep):
+            pass

@@ -43,9 +43,9 @@ def int8_build(be, prep, ref: list, opts: dict, out: dict):
 
 
 def quantization_mode(be, requested: str | None) -> tuple[str, str]:
-    """Explicit where the kb says TensorRT removed BuilderFlag.INT8 (11) or deprecated the
-    calibrators (10.1: "superseded by explicit quantization"), so a smoke proves the path
-    that keeps working on the next major; implicit before, and on request where it exists."""
+    """Explicit where the kb says TensorRT removed BuilderFlag.INT8 or deprecated the
+    calibrators ("superseded by explicit quantization"), so a smoke proves the path that
+    keeps working on the next major; implicit before, and on request where it exists."""
     version = be.trt.__version__
     gone = knowledge.removed_api(be.major, "BuilderFlag.INT8")
     if be.name == "tensorrt-rtx" or gone:
@@ -97,7 +97,7 @@ def implicit_calibrator(be, prep, opts: dict, rep: dict):
     with contextlib.ExitStack() as stack:
         fh = stack.enter_context(cache.scratch()) if cache else None
         stack.enter_context(logger.verbosity(logger.CRITICAL + 1))  # Polygraphy prints to stdout; the report is ours
-        calibrator = stack.enter_context(calibrator_class(batches, cache=fh, BaseClass=getattr(be.trt, BASES[rep["calibrator"]])))
+        calibrator = stack.enter_context(_make(calibrator_class, be, batches, fh, rep["calibrator"]))
         try:
             yield calibrator
         except SmokeError:
@@ -107,6 +107,14 @@ def implicit_calibrator(be, prep, opts: dict, rep: dict):
         rep["batches"] = batches.drawn
         rep["cache_reused"] = bool(cache and cache.old and not batches.drawn)
         rep["cache_written"] = bool(cache and cache.publish(fh))
+
+
+def _make(calibrator_class, be, batches, fh, algorithm: str):
+    try:
+        return calibrator_class(batches, cache=fh, BaseClass=getattr(be.trt, BASES[algorithm]))
+    except Exception as exc:  # Polygraphy refuses a TensorRT it does not support, in its own types  # noqa: BLE001
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise SmokeError(f"Polygraphy could not make an INT8 calibrator for {be.name} {be.trt.__version__}: {first[:200]}; use --quantization explicit") from None
 
 
 def _polygraphy():
