@@ -34,7 +34,7 @@ def int8_build(be, prep, ref: list, opts: dict, out: dict):
         yield prep.model, None
         return
     mode, why = quantization_mode(be, opts.get("quantization"))
-    rep = out["int8"] = {"mode": mode, "why": why, "calibrator": opts.get("calibrator") or ("entropy" if mode == "implicit" else "minmax"), "warnings": []}
+    rep = out["int8"] = {"mode": mode, "why": why, "calibrator": (opts.get("calibrator") or "entropy") if mode == "implicit" else "minmax", "warnings": []}
     if mode == "explicit":
         yield explicit_model(prep, ref, opts, rep), None
         return
@@ -66,8 +66,10 @@ def explicit_model(prep, ref: list, opts: dict, rep: dict):
     tolerance against FP32: TensorRT would only make the same error faster."""
     if opts.get("calib_cache"):
         rep["warnings"].append("--calib-cache is for implicit calibration: explicit Q/DQ scales live in the model; it was not used")
+    if opts.get("calibrator") == "entropy":
+        rep["warnings"].append("--calibrator entropy is TensorRT's implicit calibrator: onnxruntime makes the Q/DQ model with MinMax ranges")
     man = {"warnings": rep["warnings"], "notes": []}
-    model = qdq_int8(prep, opts.get("calib_data"), man, rep["calibrator"])
+    model = qdq_int8(prep, opts.get("calib_data"), man)
     _data(rep, man["calibration"])
     acc = rep["accuracy"] = onnx_accuracy(model, prep, ref, "int8")
     if not acc["passed"]:
