@@ -9,6 +9,7 @@ from pathlib import Path
 from .. import __version__, knowledge
 from ..findings import Finding
 from .backends import OrtBaseline, SmokeError, TensorRTBackend, ort_baseline, save_engine
+from .calibrate import int8_build, int8_text
 from .inputs import BadInput, batch_of, describe, load_npz, parse_shapes, random_feeds, resolve, user_feeds
 from .stats import summarize, warnings_for
 from .validate import compare_all
@@ -231,7 +232,8 @@ def _run(out: dict, backend_name: str, opts: dict, prep: Prepared, hint: str = "
     out["backend"] = be.describe()
     cache = Path(opts["engine_cache"] or os.path.join(os.path.expanduser("~"), ".cache", "trtdoctor", "engines"))
     cache.mkdir(parents=True, exist_ok=True)
-    built = be.build(prep.model, opts["precision"], prep.profile, cache)
+    with int8_build(be, prep, ref, opts, out) as (model, calibrator):
+        built = be.build(model, opts["precision"], prep.profile, cache, calibrator)
     meta = {
         "model": opts["model"],
         "backend": be.name,
@@ -289,6 +291,7 @@ def smoke_text(r: dict) -> str:
         from .export import summary_text
 
         lines += ["  " + line for line in summary_text(r["export"]).splitlines()]
+    lines += int8_text(r.get("int8"))
     if r.get("build"):
         b = r["build"]
         lines.append(f"  build: {b['seconds']} s, engine {b['engine_bytes']} bytes → {b['engine']}")
