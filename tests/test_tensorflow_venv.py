@@ -69,3 +69,61 @@ def test_tf_trt_smoke_stops_with_the_diagnosis_not_an_abort(tf_venv):
     assert r["result"] == "FAIL" and r["request"]["backend"] == "tf-trt"
     ids = [f["id"] for f in r["preflight"]]
     assert "tensorflow.tensorrt-not-loadable" in ids
+
+
+def tf_env(venv: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES")}
+    env["VIRTUAL_ENV"] = str(venv)
+    return env
+
+
+@pytest.fixture(scope="session")
+def tf_smoke(tf_venv, tmp_path_factory):
+    """Issue 14's "done when": the reference SavedModel built by TF, TF's baseline on the CPU,
+    conversion stopped by the missing libnvinfer.so.8.6.1. One run, shared by the tests."""
+    cache = tmp_path_factory.mktemp("tf-cache")
+    res = run_cli(
+        "smoke", "--backend", "tf-trt", "--precision", "fp16", "--force", "--format", "json", "--iterations", "20", "--warmup", "2", "--engine-cache", str(cache), "--timeout", "120", env=tf_env(tf_venv), timeout=600
+    )
+    return res, cache
+
+
+def test_tf_trt_smoke_builds_the_reference_savedmodel_and_times_tf(tf_smoke):
+    res, cache = tf_smoke
+    assert res.returncode == 1, res.stderr
+    assert "Aborted" not in res.stderr and "Traceback" not in res.stderr
+    r = json.loads(res.stdout)
+    tfo = r["tensorflow"]
+    assert tfo["version"] == "2.17.1" and tfo["python"].startswith(str(VENV)) and tfo["built_reference"] is True
+    assert (Path(tfo["model_dir"]) / "saved_model.pb").is_file() and tfo["model_dir"].startswith(str(cache))
+    assert tfo["signature"] == "serving_default" and tfo["device"].endswith("CPU:0")
+    assert r["model"]["inputs"] == [{"name": "input", "dtype": "float32", "dims": ["?", 32, 32, 3]}]
+    assert r["baseline"]["name"] == "tensorflow-cpu" and r["baseline"]["latency_ms"]["n"] == 20 and r["baseline"]["latency_ms"]["median"] > 0
+
+
+def test_tf_trt_conversion_ends_in_the_diagnosis_naming_libnvinfer(tf_smoke):
+    r = json.loads(tf_smoke[0].stdout)
+    tt = r["tftrt"]
+    assert tt["converted"] is False and tt["trt_sonames"] == ["libnvinfer.so.8.6.1", "libnvinfer_plugin.so.8.6.1"]
+    d = tt["diagnosis"]
+    assert d["library"] == "libnvinfer.so.8.6.1" and "cannot open shared object file" in d["error"]
+    assert d["finding"] == "tensorflow.tensorrt-not-loadable" and "tensorrt==8.6.1" in d["fix"]
+    assert "libnvinfer.so.8.6.1" in r["reason"] and "tensorrt==8.6.1" in r["reason"] and r["result"] == "FAIL"
+    from test_smoke_models import smoke_schema
+
+    assert not [e.message for e in smoke_schema().iter_errors(r)]
+
+
+def test_model_takes_a_savedmodel_read_by_tf_and_says_tf2onnx_is_missing(tf_smoke, tf_venv):
+    model_dir = json.loads(tf_smoke[0].stdout)["tensorflow"]["model_dir"]
+    res = run_cli("smoke", "--backend", "tensorrt", "--model", model_dir, "--force", "--format", "json", "--timeout", "120", env=tf_env(tf_venv), timeout=600)
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    r = json.loads(res.stdout)
+    assert r["tensorflow"]["built_reference"] is False and r["model"]["outputs"][0]["name"] == "logits"
+    assert r["reason"] == f"--backend tensorrt on a SavedModel needs tf2onnx in {VENV}/bin/python: {VENV}/bin/python -m pip install tf2onnx"
+
+
+def test_a_broken_savedmodel_is_one_line_and_exit_2(tf_venv, tmp_path):
+    (tmp_path / "saved_model.pb").write_bytes(b"not a protobuf")
+    res = run_cli("smoke", "--backend", "tf-trt", "--model", str(tmp_path), "--force", "--timeout", "120", env=tf_env(tf_venv), timeout=600)
+    assert res.returncode == 2 and res.stderr.startswith(f"trtdoctor: TensorFlow cannot load --model {tmp_path}") and res.stderr.strip().count("\n") == 0, res.stderr

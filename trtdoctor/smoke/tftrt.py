@@ -23,6 +23,7 @@ CHILD = Path(__file__).with_name("tf_child.py")
 DESCRIBE_S = 300  # TF import, and building the reference SavedModel the first time
 RUN_S = 1800  # the baseline, and a TF-TRT conversion with its engine builds
 MIB = 1 << 20
+PRECISIONS = ("fp32", "fp16", "int8")  # TrtPrecisionMode's; "best" has no TF-TRT mode
 LOG = re.compile(r"TF-TRT|TensorRT|nvinfer|Could not|dlerror|GPU will not|Error|error|Abort|Traceback")  # the child's stderr worth keeping
 
 
@@ -124,6 +125,10 @@ def refusal(inst: dict | None, backend: str) -> str | None:
 def smoke(out: dict, findings: list[Finding], opts: dict, snap: dict) -> dict:
     """The smoke of a SavedModel (``--model DIR``, or the reference built by TF) with TF as the
     baseline, then TF-TRT, or tf2onnx and the ONNX path; ``out`` comes past the preflight."""
+    if out["request"]["backend"] == "tf-trt" and opts["precision"] not in PRECISIONS:
+        raise BadInput(f"--precision {opts['precision']}: TF-TRT takes {', '.join(PRECISIONS)}")
+    if opts["model"] != "reference" and not is_saved_model(opts["model"]):
+        raise BadInput(f"--model {opts['model']}: TF-TRT takes a SavedModel folder (with saved_model.pb) or the reference model")
     inst = pick_install(snap)
     why = refusal(inst, out["request"]["backend"])
     if why:
@@ -191,7 +196,7 @@ def _ask(inst: dict, req: dict, timeout: float, tfo: dict) -> dict:
     ans = call_child(inst["python"], req, timeout)
     tfo["log"] = ans.log
     if ans.error:
-        if req.get("model") not in (None, "reference") and "describe" not in ans.stages:
+        if req.get("model") not in (None, "reference") and (ans.stages.get("describe") or {}).get("error"):  # TF's loader refused it
             raise BadInput(f"TensorFlow cannot load --model {req['model']}: {ans.error}")
         raise SmokeError(ans.error)
     return ans.stages[req["action"]]
