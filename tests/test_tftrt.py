@@ -236,3 +236,25 @@ def test_a_failed_dlopen_becomes_the_checks_diagnosis_and_fix():
 def test_tf_trt_takes_only_a_savedmodel(tmp_path):
     res = run_cli("smoke", "--from", str(fake_tf_report(tmp_path, "2.17.1")), "--backend", "tf-trt", "--force", "--model", str(tmp_path))
     assert res.returncode == 2 and "TF-TRT takes a SavedModel folder" in res.stderr and res.stderr.strip().count("\n") == 0
+
+
+def test_tf2onnx_names_map_back_to_the_signatures():
+    assert [tftrt.tf_name(n) for n in ("input:0", "input", "a:b:1", "x:y")] == ["input", "input", "a:b", "x:y"]
+
+
+def test_the_text_report_gives_tf_baseline_tf2onnx_accuracy_and_speedup():
+    lat = {"median": 4.0, "p90": 5.0, "p99": 6.0}
+    r = {
+        "tensorflow": {
+            "version": "v",
+            "python": "/py",
+            "model_dir": "/m",
+            "signature": "s",
+            "onnx": "/m.onnx",
+            "baseline": {"name": "tensorflow-gpu", "latency_ms": lat},
+            "speedup_vs_tensorflow": 8.0,
+            "onnx_accuracy": {"max_abs_error": 1e-6, "cosine": 1.0, "passed": True},
+        }
+    }
+    text = "\n".join(tftrt.summary_lines(r))
+    assert "tensorflow-gpu: median 4.000 p90 5.000 p99 6.000 ms, TensorRT 8.0× faster" in text and "onnxruntime vs TensorFlow max abs 1e-06" in text

@@ -1192,7 +1192,9 @@ class _SmokeTensorFlowBase(TypedDict):
 class SmokeTensorFlow(_SmokeTensorFlowBase, total=False):
     """The TensorFlow that ran the SavedModel (its own interpreter, in a child): the SavedModel
     (``built_reference``: the reference, made by TF), its signature, the GPUs TF sees, where
-    the baseline ran, ``onnx`` (tf2onnx's model, for --backend tensorrt) and the child's log."""
+    the baseline ran, and the child's log. With --backend tensorrt: ``onnx`` (tf2onnx's model),
+    TF's ``baseline`` (``baseline`` is onnxruntime's then), onnxruntime FP32 against TF
+    (``onnx_accuracy``: tf2onnx judged) and the engine's ``speedup_vs_tensorflow``."""
 
     model_dir: str
     signature: str
@@ -1201,6 +1203,10 @@ class SmokeTensorFlow(_SmokeTensorFlowBase, total=False):
     tftrt_enabled: bool
     device: str
     onnx: str
+    baseline: SmokeBaseline
+    baseline_error: str
+    onnx_accuracy: SmokeValidation
+    speedup_vs_tensorflow: float
     log: List[str]
 
 

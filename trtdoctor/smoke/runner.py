@@ -325,7 +325,7 @@ def smoke_text(r: dict) -> str:
         b, s = r["baseline"], r["baseline"]["latency_ms"]
         lines.append(f"  baseline {b['name']} {b['version']}: median {s['median']:.3f} p90 {s['p90']:.3f} p99 {s['p99']:.3f} ms, {b.get('throughput_items_per_s', 0):.1f} items/s")
         lines += [f"  ! baseline {w}" for w in b.get("warnings", [])]
-    if r.get("tftrt"):
+    if r.get("tensorflow"):
         from .tftrt import summary_lines
 
         lines += summary_lines(r)

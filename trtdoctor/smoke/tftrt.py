@@ -142,18 +142,32 @@ def smoke(out: dict, findings: list[Finding], opts: dict, snap: dict) -> dict:
     profile, feeds, source = _feeds(specs, opts)
     out["model"] = {"inputs": [s.to_dict() for s in specs], "outputs": [_tensor(t).to_dict() for t in desc["outputs"]], "profile": profile.to_dict(), "feeds": source}
     if out["request"]["backend"] != "tf-trt":
-        return _via_onnx(out, opts, inst, desc, cache)
+        return _via_onnx(out, opts, findings, inst, desc, cache)
     with tempfile.TemporaryDirectory(prefix="trtdoctor-tf-") as work:
         req = run_request(opts, desc, specs, profile, feeds, work, trt_sonames(snap, inst), cache)
         ans = call_child(inst["python"], req, RUN_S)
         return _report(out, ans, opts, findings, req, feeds)
 
 
-def run_request(opts: dict, desc: dict, specs: list[TensorSpec], profile, feeds: dict, work: str, sonames: list[str], cache: Path) -> dict:
-    """The child's request for the baseline and the conversion: feeds written to an .npz."""
+def base_request(opts: dict, desc: dict, feeds: dict, work: str) -> dict:
+    """The child's request for TF's baseline on ``feeds`` (written to an .npz in ``work``)."""
     import numpy as np
 
     np.savez(os.path.join(work, "feeds.npz"), **feeds)
+    return {
+        "action": "run",
+        "model_dir": desc["model_dir"],
+        "signature": desc["signature"],
+        "feeds": os.path.join(work, "feeds.npz"),
+        "work": work,
+        "iterations": opts["iterations"],
+        "warmup": opts["warmup"],
+        "device": opts["device"],
+    }
+
+
+def run_request(opts: dict, desc: dict, specs: list[TensorSpec], profile, feeds: dict, work: str, sonames: list[str], cache: Path) -> dict:
+    """The baseline's request with the conversion: TrtGraphConverterV2's settings."""
     stem = "reference" if opts["model"] == "reference" else Path(opts["model"]).resolve().name
     conv = {
         "precision": opts["precision"],
@@ -164,18 +178,7 @@ def run_request(opts: dict, desc: dict, specs: list[TensorSpec], profile, feeds:
         "calib": calib_files(opts.get("calib_data"), specs, profile) if opts["precision"] == "int8" else [],
         "out": str(cache / f"tftrt-{stem}-{opts['precision']}"),
     }
-    return {
-        "action": "run",
-        "model_dir": desc["model_dir"],
-        "signature": desc["signature"],
-        "specs": [{"name": s.name, "dtype": s.dtype} for s in specs],
-        "feeds": os.path.join(work, "feeds.npz"),
-        "work": work,
-        "iterations": opts["iterations"],
-        "warmup": opts["warmup"],
-        "device": opts["device"],
-        "convert": conv,
-    }
+    return base_request(opts, desc, feeds, work) | {"specs": [{"name": s.name, "dtype": s.dtype} for s in specs], "convert": conv}
 
 
 def calib_files(path: str | None, specs: list[TensorSpec], profile) -> list[str]:
@@ -267,8 +270,9 @@ def diagnosis(check: dict, findings: list[Finding]) -> dict:
     return {"library": lib, "error": check.get("error"), "finding": f.id if f else None, "fix": fix, "summary": f"{check.get('error')}; fix: {fix}"}
 
 
-def _via_onnx(out: dict, opts: dict, inst: dict, desc: dict, cache: Path) -> dict:
-    """--backend tensorrt on a SavedModel: tf2onnx in the child, then the ONNX path."""
+def _via_onnx(out: dict, opts: dict, findings: list[Finding], inst: dict, desc: dict, cache: Path) -> dict:
+    """--backend tensorrt on a SavedModel: tf2onnx in the child, TF's baseline on the ONNX
+    model's feeds (which also judges tf2onnx: onnxruntime FP32 against TF), then the ONNX path."""
     onnx_path = cache / f"{Path(desc['model_dir']).name}.onnx"
     cache.mkdir(parents=True, exist_ok=True)
     ans = call_child(inst["python"], {"action": "onnx", "onnx": str(onnx_path), "model_dir": desc["model_dir"], "signature": desc["signature"]}, RUN_S)
@@ -282,16 +286,58 @@ def _via_onnx(out: dict, opts: dict, inst: dict, desc: dict, cache: Path) -> dic
     from . import runner
 
     sub = dict(opts, model=str(onnx_path))
-    out["tensorflow"]["onnx"] = str(onnx_path)
+    tfo = out["tensorflow"]
+    tfo["onnx"] = str(onnx_path)
     prep = runner.prepare(sub)
     out["model"] = prep.describe()
-    return runner._run(out, out["request"]["backend"], sub, prep, "")
+    _tf_baseline(tfo, inst, desc, prep, sub)
+    try:
+        return runner._run(out, out["request"]["backend"], sub, prep, runner.install_hint(findings))
+    finally:
+        if out.get("benchmark") and tfo.get("baseline"):
+            tfo["speedup_vs_tensorflow"] = tfo["baseline"]["latency_ms"]["median"] / out["benchmark"]["e2e_ms"]["median"]
+
+
+def tf_name(onnx_name: str) -> str:
+    """tf2onnx may name a signature's tensor ``name:0``."""
+    return onnx_name.rsplit(":", 1)[0] if onnx_name.rsplit(":", 1)[-1].isdigit() else onnx_name
+
+
+def _tf_baseline(tfo: dict, inst: dict, desc: dict, prep, opts: dict) -> None:
+    """TF on the ONNX model's feeds: its latency, and onnxruntime FP32 against its outputs."""
+    import numpy as np
+
+    from . import runner
+
+    with tempfile.TemporaryDirectory(prefix="trtdoctor-tf-") as work:
+        ans = call_child(inst["python"], base_request(opts, desc, {tf_name(k): v for k, v in prep.feeds.items()}, work), RUN_S)
+        tfo["log"] = ans.log
+        base = ans.stages.get("baseline")
+        if ans.error or not base:
+            tfo["baseline_error"] = ans.error or "no baseline"
+            return
+        tfo["device"] = base["placed_on"]
+        tfo["baseline"] = timing("tensorflow-" + ("gpu" if "GPU" in base["device"] else "cpu"), tfo["version"], base["latency_ms"], prep.feeds)
+        with np.load(base["outputs"]) as b:
+            theirs = {k: b[k] for k in b.files}
+    ours = dict(zip((tf_name(o.name) for o in prep.outputs), runner.reference_outputs(prep, opts)))
+    common = sorted(set(ours) & set(theirs))
+    if common:
+        tfo["onnx_accuracy"] = compare_all([ours[k] for k in common], [theirs[k] for k in common], "fp32")
 
 
 def summary_lines(r: dict) -> list[str]:
     """The text report's TensorFlow and TF-TRT lines."""
-    tfo, tt = r.get("tensorflow") or {}, r["tftrt"]
+    tfo, tt = r["tensorflow"], r.get("tftrt") or {}
     lines = [f"  tensorflow {tfo.get('version')} ({tfo.get('python')}), SavedModel {tfo.get('model_dir')} [{tfo.get('signature')}]"]
+    if tfo.get("baseline"):
+        s = tfo["baseline"]["latency_ms"]
+        lines.append(
+            f"  {tfo['baseline']['name']}: median {s['median']:.3f} p90 {s['p90']:.3f} p99 {s['p99']:.3f} ms" + (f", TensorRT {tfo['speedup_vs_tensorflow']:.1f}× faster" if "speedup_vs_tensorflow" in tfo else "")
+        )
+    if tfo.get("onnx_accuracy"):
+        a = tfo["onnx_accuracy"]
+        lines.append(f"  tf2onnx → {tfo['onnx']}: onnxruntime vs TensorFlow max abs {a['max_abs_error']:.3g}, cosine {a['cosine']:.6f} ({'ok' if a['passed'] else 'MISMATCH'})")
     if tt.get("diagnosis"):
         d = tt["diagnosis"]
         lines.append(f"  ✗ TF-TRT needs {d['library'] or 'TensorRT'}: {d['error']}")
