@@ -258,3 +258,24 @@ def test_the_text_report_gives_tf_baseline_tf2onnx_accuracy_and_speedup():
     }
     text = "\n".join(tftrt.summary_lines(r))
     assert "tensorflow-gpu: median 4.000 p90 5.000 p99 6.000 ms, TensorRT 8.0× faster" in text and "onnxruntime vs TensorFlow max abs 1e-06" in text
+
+
+def test_a_converted_model_replaces_only_a_folder_trtdoctor_wrote(tmp_path):
+    dest, theirs = tmp_path / "tftrt-reference-fp16", tmp_path / "theirs"
+    for i in range(2):  # the second run replaces the first
+        new = tmp_path / f"new{i}"
+        new.mkdir()
+        (new / "saved_model.pb").write_text(str(i))
+        tf_child.replace_dir(str(new), str(dest))
+    assert (dest / "saved_model.pb").read_text() == "1" and (dest / tf_child.MARK).is_file() and not (tmp_path / "new1").exists()
+    theirs.mkdir()
+    (theirs / "keep").write_text("mine")
+    (tmp_path / "new2").mkdir()
+    with pytest.raises(FileExistsError, match="not written by trtdoctor"):
+        tf_child.replace_dir(str(tmp_path / "new2"), str(theirs))
+    assert (theirs / "keep").read_text() == "mine" and not (tmp_path / "new2").exists()
+
+
+def test_a_string_input_is_a_usage_error_not_a_crash():
+    with pytest.raises(BadInput, match="'text' is a string tensor"):
+        tftrt._tensor({"name": "text", "dtype": "string", "dims": [None]})

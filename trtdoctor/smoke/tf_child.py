@@ -17,6 +17,7 @@ import tempfile
 import time
 
 PRECISIONS = {"fp32": "FP32", "fp16": "FP16", "int8": "INT8"}
+MARK = ".written-by-trtdoctor"  # a folder holding it may be replaced by the next run
 
 
 def emit(obj):
@@ -240,8 +241,9 @@ def convert(req, model_dir, key, specs, feeds):
         shapes = shape_feeds(specs, conv["profile"])
         converter.build(input_fn=lambda: (tuple(tf.constant(f[s["name"]]) for s in specs) for f in shapes))
     build_s = time.perf_counter() - t0
-    shutil.rmtree(conv["out"], ignore_errors=True)
-    converter.save(conv["out"])
+    tmp = tempfile.mkdtemp(prefix=".tftrt-", dir=os.path.dirname(conv["out"]))
+    converter.save(tmp)
+    replace_dir(tmp, conv["out"])
     fn = tf.saved_model.load(conv["out"]).signatures[key]
     segments = sum(1 for n in fn.graph.as_graph_def().node if n.op == "TRTEngineOp")
     segments += sum(1 for f in fn.graph.as_graph_def().library.function for n in f.node_def if n.op == "TRTEngineOp")
@@ -251,6 +253,17 @@ def convert(req, model_dir, key, specs, feeds):
         res["calibration"] = {"batches": calib, "synthetic": synthetic}
     res["outputs"] = save_outputs(os.path.join(req["work"], "tftrt.npz"), out)
     return res
+
+
+def replace_dir(tmp, dest):
+    """``tmp`` renamed to ``dest``; an old ``dest`` only goes if trtdoctor wrote it."""
+    open(os.path.join(tmp, MARK), "w").close()
+    if os.path.lexists(dest):
+        if not os.path.isfile(os.path.join(dest, MARK)):
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise FileExistsError(f"{dest} exists and was not written by trtdoctor; not replaced (pass another --engine-cache)")
+        shutil.rmtree(dest)
+    os.rename(tmp, dest)
 
 
 # --- the stages ----------------------------------------------------------------------------
@@ -295,10 +308,12 @@ def to_onnx(req):
         return {"error": "tf2onnx is not installed", "missing": "tf2onnx"}
     import subprocess
 
-    cmd = [sys.executable, "-m", "tf2onnx.convert", "--saved-model", req["model_dir"], "--signature_def", req["signature"], "--output", req["onnx"], "--opset", str(req.get("opset", 17))]
+    tmp = req["onnx"] + ".partial"
+    cmd = [sys.executable, "-m", "tf2onnx.convert", "--saved-model", req["model_dir"], "--signature_def", req["signature"], "--output", tmp, "--opset", str(req.get("opset", 17))]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=req.get("onnx_timeout", 600))
     if res.returncode != 0:
         return {"error": "tf2onnx failed: " + ((res.stderr.strip().splitlines() or ["no output"])[-1])[:300]}
+    os.replace(tmp, req["onnx"])
     return {"onnx": req["onnx"]}
 
 

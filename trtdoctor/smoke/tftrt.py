@@ -15,7 +15,7 @@ from pathlib import Path
 from .. import knowledge, subproc
 from ..findings import Finding
 from .backends import SmokeError
-from .inputs import BadInput, TensorSpec, batch_of, load_npz, parse_shapes, random_feeds, resolve, user_feeds
+from .inputs import ONNX_DTYPES, BadInput, TensorSpec, batch_of, load_npz, parse_shapes, random_feeds, resolve, user_feeds
 from .stats import summarize, warnings_for
 from .validate import compare_all
 
@@ -135,6 +135,7 @@ def smoke(out: dict, findings: list[Finding], opts: dict, snap: dict) -> dict:
         out["reason"] = f"refused: {why}"
         return out
     cache = Path(opts.get("engine_cache") or os.path.join(os.path.expanduser("~"), ".cache", "trtdoctor", "engines"))
+    cache.mkdir(parents=True, exist_ok=True)
     tfo = out["tensorflow"] = {"version": inst.get("version"), "python": inst["python"], "site_packages": inst.get("site_packages")}
     desc = _ask(inst, {"action": "describe", "model": "reference" if opts["model"] == "reference" else str(Path(opts["model"]).resolve()), "cache": str(cache / "tf-models")}, DESCRIBE_S, tfo)
     tfo.update({k: desc[k] for k in ("version", "model_dir", "signature", "built_reference", "gpus", "tftrt_enabled") if k in desc} | {"version": desc["tensorflow"]})
@@ -206,6 +207,8 @@ def _ask(inst: dict, req: dict, timeout: float, tfo: dict) -> dict:
 
 
 def _tensor(t: dict) -> TensorSpec:
+    if t["dtype"] not in ONNX_DTYPES.values():
+        raise BadInput(f"{t['name']!r} is a {t['dtype']} tensor, which the smoke cannot feed (numbers and booleans only)")
     if t["dims"] is None:
         raise BadInput(f"{t['name']!r} has no shape in the SavedModel's signature; re-save it with a TensorSpec shape")
     return TensorSpec(t["name"], t["dtype"], tuple(t["dims"]))
@@ -274,7 +277,6 @@ def _via_onnx(out: dict, opts: dict, findings: list[Finding], inst: dict, desc: 
     """--backend tensorrt on a SavedModel: tf2onnx in the child, TF's baseline on the ONNX
     model's feeds (which also judges tf2onnx: onnxruntime FP32 against TF), then the ONNX path."""
     onnx_path = cache / f"{Path(desc['model_dir']).name}.onnx"
-    cache.mkdir(parents=True, exist_ok=True)
     ans = call_child(inst["python"], {"action": "onnx", "onnx": str(onnx_path), "model_dir": desc["model_dir"], "signature": desc["signature"]}, RUN_S)
     step = ans.stages.get("onnx") or {}
     if step.get("missing") == "tf2onnx":
