@@ -28,6 +28,8 @@ LOG = re.compile(r"TF-TRT|TensorRT|nvinfer|Could not|dlerror|GPU will not|Error|
 
 
 def is_saved_model(path: str) -> bool:
+    if path == "reference":  # the reference model, even where a folder has that name
+        return False
     p = Path(path)
     return p.is_dir() and ((p / "saved_model.pb").is_file() or (p / "saved_model.pbtxt").is_file())
 
