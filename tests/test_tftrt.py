@@ -279,3 +279,14 @@ def test_a_converted_model_replaces_only_a_folder_trtdoctor_wrote(tmp_path):
 def test_a_string_input_is_a_usage_error_not_a_crash():
     with pytest.raises(BadInput, match="'text' is a string tensor"):
         tftrt._tensor({"name": "text", "dtype": "string", "dims": [None]})
+
+
+def test_fp16_on_a_gpu_without_fast_fp16_is_refused_for_tf_trt_before_tf_starts(tmp_path):
+    path = fake_tf_report(tmp_path, "2.17.1")
+    rep = json.loads(path.read_text())
+    row = {"index": 0, "name": "Tesla P40", "compute_capability": "6.1", "support": {"fp16": "slow"}, "note": "FP16 at 1/64 rate", "tensorrt": None, "request_by": {}}
+    rep["snapshot"]["precision"] = {"gpus": [row], "tensorrt": None}
+    path.write_text(json.dumps(rep))
+    res = run_cli("smoke", "--from", str(path), "--backend", "tf-trt", "--precision", "fp16", "--format", "json")
+    r = json.loads(res.stdout)
+    assert res.returncode == 1 and r["reason"].startswith("refused: FP16 on Tesla P40 (sm_61) runs far slower than FP32") and "tensorflow" not in r
