@@ -290,3 +290,20 @@ def test_fp16_on_a_gpu_without_fast_fp16_is_refused_for_tf_trt_before_tf_starts(
     res = run_cli("smoke", "--from", str(path), "--backend", "tf-trt", "--precision", "fp16", "--format", "json")
     r = json.loads(res.stdout)
     assert res.returncode == 1 and r["reason"].startswith("refused: FP16 on Tesla P40 (sm_61) runs far slower than FP32") and "tensorflow" not in r
+
+
+def test_a_converter_that_fails_past_the_dlopen_check_still_names_the_fix(tmp_path):
+    np.savez(tmp_path / "b.npz", logits=np.zeros((2, 10), np.float32))
+    ans = tftrt.Answer(
+        stages={
+            "baseline": {"stage": "baseline", "device": "/CPU:0", "placed_on": "CPU:0", "latency_ms": [1.0], "outputs": str(tmp_path / "b.npz")},
+            "trt_check": {"stage": "trt_check", "ok": True},
+            "convert": {"stage": "convert", "error": "RuntimeError: Tensorflow has not been built with TensorRT support."},
+        },
+        error="convert: RuntimeError: Tensorflow has not been built with TensorRT support.",
+    )
+    f = Finding("tensorflow.tensorrt-not-loadable", "error", "tensorflow", "t", "", [], Fix("x", ["pip install tensorrt==X"]))
+    out = {"request": {"backend": "tf-trt"}, "tensorflow": {"version": "2.17.1", "tftrt_enabled": False}, "result": "FAIL"}
+    r = tftrt._report(out, ans, opts(), [f], {"convert": {"precision": "fp16", "trt_sonames": [], "calib": []}}, {"input": np.zeros((2, 3))})
+    assert r["reason"] == "TF-TRT: TensorFlow 2.17.1 reports TF-TRT not enabled; convert: RuntimeError: Tensorflow has not been built with TensorRT support.; fix: pip install tensorrt==X"
+    assert r["tftrt"]["diagnosis"]["finding"] == "tensorflow.tensorrt-not-loadable" and r["baseline"]["name"] == "tensorflow-cpu"

@@ -243,7 +243,11 @@ def _report(out: dict, ans: Answer, opts: dict, findings: list[Finding], req: di
         return out
     done = ans.stages.get("convert")
     if ans.error or not done:
-        out["reason"] = f"TF-TRT: {ans.error or 'the child ended before converting'}"
+        why = ans.error or "the child ended before converting"
+        if "baseline" in ans.stages and not tfo.get("tftrt_enabled"):  # TF said so at describe: name the fix
+            tt["diagnosis"] = diagnosis({"ok": False, "error": f"TensorFlow {tfo['version']} reports TF-TRT not enabled; {why}"}, findings)
+            why = tt["diagnosis"]["summary"]
+        out["reason"] = f"TF-TRT: {why}"
         return out
     tt.update({k: done[k] for k in ("params", "dropped", "trt_engine_ops", "saved") if k in done} | {"converted": True, "convert_s": round(done["convert_s"], 3), "build_s": round(done["build_s"], 3)})
     if "calibration" in done:
