@@ -317,20 +317,27 @@ def to_onnx(req):
     return {"onnx": req["onnx"]}
 
 
+def stages_for(req):
+    """describe | onnx | baseline, then (TF-TRT) the dlopen check and the conversion."""
+    if req["action"] in ("describe", "onnx"):
+        return [(req["action"], describe if req["action"] == "describe" else to_onnx)]
+    out = [("baseline", baseline)]
+    if req.get("convert"):
+        out += [("trt_check", lambda r: trt_check(r["convert"]["trt_sonames"])), ("convert", convert_stage)]
+    return out
+
+
+def convert_stage(req):
+    import numpy as np
+
+    with np.load(req["feeds"], allow_pickle=False) as z:
+        feeds = {k: z[k] for k in z.files}
+    return convert(req, req["model_dir"], req["signature"], req["specs"], feeds)
+
+
 def run(req):
     """Each stage's answer as one line; a stage that fails ends the run with its error."""
-    stages = [("describe", describe)] if req["action"] == "describe" else [("baseline", baseline)]
-    if req.get("convert"):
-        stages += [("trt_check", lambda r: trt_check(r["convert"]["trt_sonames"])), ("convert", None)]
-    if req.get("onnx"):
-        stages = [("onnx", to_onnx)]
-    for name, fn in stages:
-        if name == "convert":
-            import numpy as np
-
-            with np.load(req["feeds"], allow_pickle=False) as z:
-                feeds = {k: z[k] for k in z.files}
-            fn = lambda r, f=feeds: convert(r, r["model_dir"], r["signature"], r["specs"], f)  # noqa: E731
+    for name, fn in stages_for(req):
         try:
             res = fn(req)
         except Exception as exc:  # TF raises many types; the parent wants one line  # noqa: BLE001

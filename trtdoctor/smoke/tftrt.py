@@ -225,9 +225,7 @@ def _feeds(specs: list[TensorSpec], opts: dict):
 
 
 def _report(out: dict, ans: Answer, opts: dict, findings: list[Finding], req: dict, feeds: dict) -> dict:
-    """The TF baseline, then TF-TRT's conversion or its diagnosis, into the report."""
-    import numpy as np
-
+    """The TF baseline, then TF-TRT's conversion or why it stopped, into the report."""
     tfo = out["tensorflow"]
     tfo["log"] = ans.log
     base = ans.stages.get("baseline")
@@ -236,26 +234,39 @@ def _report(out: dict, ans: Answer, opts: dict, findings: list[Finding], req: di
         tfo["device"] = base["placed_on"]
     conv = req["convert"]
     tt = out["tftrt"] = {"precision_mode": conv["precision"].upper(), "trt_sonames": conv["trt_sonames"], "converted": False}
+    reason = _stopped(tt, tfo, ans, findings)
+    if reason:
+        out["reason"] = reason
+        return out
+    return _converted(out, ans.stages["convert"], base, conv, opts, feeds)
+
+
+def _stopped(tt: dict, tfo: dict, ans: Answer, findings: list[Finding]) -> str | None:
+    """Why there is no converted model, with the check's diagnosis where one applies."""
     check = ans.stages.get("trt_check")
     if check and not check.get("ok"):
         tt["diagnosis"] = diagnosis(check, findings)
-        out["reason"] = f"TF-TRT conversion stopped before TensorFlow was asked: {tt['diagnosis']['summary']}"
-        return out
-    done = ans.stages.get("convert")
-    if ans.error or not done:
-        why = ans.error or "the child ended before converting"
-        if "baseline" in ans.stages and not tfo.get("tftrt_enabled"):  # TF said so at describe: name the fix
-            tt["diagnosis"] = diagnosis({"ok": False, "error": f"TensorFlow {tfo['version']} reports TF-TRT not enabled; {why}"}, findings)
-            why = tt["diagnosis"]["summary"]
-        out["reason"] = f"TF-TRT: {why}"
-        return out
+        return f"TF-TRT conversion stopped before TensorFlow was asked: {tt['diagnosis']['summary']}"
+    if not ans.error and "convert" in ans.stages:
+        return None
+    why = ans.error or "the child ended before converting"
+    if "baseline" in ans.stages and not tfo.get("tftrt_enabled"):  # TF said so at describe: name the fix
+        tt["diagnosis"] = diagnosis({"ok": False, "error": f"TensorFlow {tfo['version']} reports TF-TRT not enabled; {why}"}, findings)
+        why = tt["diagnosis"]["summary"]
+    return f"TF-TRT: {why}"
+
+
+def _converted(out: dict, done: dict, base: dict, conv: dict, opts: dict, feeds: dict) -> dict:
+    """The converted model: its build, latency, speed-up over TF and accuracy against TF."""
+    import numpy as np
+
+    tt = out["tftrt"]
     tt.update({k: done[k] for k in ("params", "dropped", "trt_engine_ops", "saved") if k in done} | {"converted": True, "convert_s": round(done["convert_s"], 3), "build_s": round(done["build_s"], 3)})
     if "calibration" in done:
         tt["calibration"] = done["calibration"] | {"source": ", ".join(conv["calib"]) or "random (seed 3)"}
-    run = timing("tf-trt", tfo["version"], done["latency_ms"], feeds)
+    run = timing("tf-trt", out["tensorflow"]["version"], done["latency_ms"], feeds)
     tt.update({k: run[k] for k in ("latency_ms", "throughput_items_per_s", "warnings")})
-    if out.get("baseline"):
-        tt["speedup_vs_baseline"] = out["baseline"]["latency_ms"]["median"] / run["latency_ms"]["median"]
+    tt["speedup_vs_baseline"] = out["baseline"]["latency_ms"]["median"] / run["latency_ms"]["median"]
     with np.load(base["outputs"]) as b, np.load(done["outputs"]) as t:
         val = out["validation"] = compare_all([t[k] for k in sorted(t.files)], [b[k] for k in sorted(b.files)], opts["precision"])
     if not tt["trt_engine_ops"]:
