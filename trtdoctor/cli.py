@@ -153,7 +153,7 @@ def build_parser() -> Parser:
         formatter_class=fmt,
     )
     s.add_argument("--precision", choices=("fp32", "fp16", "int8", "best"), default="fp16")
-    s.add_argument("--model", default="reference", metavar="reference|PATH.onnx")
+    s.add_argument("--model", default="reference", metavar="reference|PATH.onnx|SAVEDMODEL_DIR")
     s.add_argument("--backend", choices=("auto", "tensorrt", "tf-trt", "tensorrt-rtx"), default="auto")
     s.add_argument("--batch", type=count(1), default=8)
     s.add_argument("--iterations", type=count(1), default=200)
@@ -169,6 +169,8 @@ def build_parser() -> Parser:
     s.add_argument("--calibrator", choices=("entropy", "minmax"), help="TensorRT calibrator for implicit INT8 (default: entropy); explicit Q/DQ models take onnxruntime MinMax ranges")
     s.add_argument("--calib-cache", metavar="FILE", help="TensorRT calibration cache: read when it exists (no data needed), written after a calibration")
     s.add_argument("--quantization", choices=("explicit", "implicit"), help="INT8 from Q/DQ nodes or from a calibrator (default: explicit where TensorRT deprecated or removed calibrators, per the kb)")
+    s.add_argument("--workspace", type=count(1), metavar="MiB", help="builder workspace limit (TF-TRT: max_workspace_size_bytes)")
+    s.add_argument("--min-segment-size", type=count(1), metavar="N", help="TF-TRT: the fewest ops a TensorRT segment may hold (TensorFlow's default otherwise)")
     s.add_argument("--engine-cache", metavar="DIR", help="where engines, sidecars and the timing cache go")
     s.add_argument("--cuda-graph", action="store_true", help="capture the inference in a CUDA graph")
     s.add_argument("--no-transfers", action="store_true", help="keep data on the device while timing")
@@ -433,7 +435,7 @@ def cmd_smoke(a: argparse.Namespace) -> int:
     else:
         rep, findings = run.check(make_target(None, None, [], a.timeout))
     keys = ("precision", "model", "backend", "batch", "iterations", "warmup", "device", "engine_cache", "cuda_graph", "no_transfers", "force")
-    opts = {k: getattr(a, k) for k in keys + ("shapes", "min_shapes", "opt_shapes", "max_shapes", "input_data", "export", "calib_data", "calibrator", "calib_cache", "quantization")}
+    opts = {k: getattr(a, k) for k in keys + ("shapes", "min_shapes", "opt_shapes", "max_shapes", "input_data", "export", "calib_data", "calibrator", "calib_cache", "quantization", "workspace", "min_segment_size")}
     try:
         result = do_smoke(rep, findings, opts)
     except BadInput as exc:

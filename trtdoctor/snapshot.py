@@ -1206,6 +1206,75 @@ class SmokeInt8(_SmokeInt8Base, total=False):
     accuracy: SmokeValidation
 
 
+class _SmokeTensorFlowBase(TypedDict):
+    version: Optional[str]
+    python: str
+    site_packages: Optional[str]
+
+
+class SmokeTensorFlow(_SmokeTensorFlowBase, total=False):
+    """The TensorFlow that ran the SavedModel (its own interpreter, in a child): the SavedModel
+    (``built_reference``: the reference, made by TF), its signature, the GPUs TF sees, where
+    the baseline ran, and the child's log. With --backend tensorrt: ``onnx`` (tf2onnx's model),
+    TF's ``baseline`` (``baseline`` is onnxruntime's then), onnxruntime FP32 against TF
+    (``onnx_accuracy``: tf2onnx judged) and the engine's ``speedup_vs_tensorflow``."""
+
+    model_dir: str
+    signature: str
+    built_reference: bool
+    gpus: List[str]
+    tftrt_enabled: bool
+    device: str
+    onnx: str
+    baseline: SmokeBaseline
+    baseline_error: str
+    onnx_accuracy: SmokeValidation
+    speedup_vs_tensorflow: float
+    log: List[str]
+
+
+class TfTrtDiagnosis(TypedDict):
+    """Why conversion did not start: the TensorRT library that does not load, the check's
+    finding for it and its fix."""
+
+    library: Optional[str]
+    error: Optional[str]
+    finding: Optional[str]
+    fix: str
+    summary: str
+
+
+class TfTrtCalibration(TypedDict):
+    batches: int
+    synthetic: bool
+    source: str
+
+
+class _SmokeTfTrtBase(TypedDict):
+    precision_mode: Literal["FP32", "FP16", "INT8"]
+    trt_sonames: List[str]
+    converted: bool
+
+
+class SmokeTfTrt(_SmokeTfTrtBase, total=False):
+    """TrtGraphConverterV2: the arguments it took (``dropped``: asked for, not in this TF), the
+    TRTEngineOps in the converted graph, its latency and speed-up over the TensorFlow baseline;
+    or the ``diagnosis`` that stopped it."""
+
+    diagnosis: TfTrtDiagnosis
+    params: Dict[str, Union[str, int, bool]]
+    dropped: List[str]
+    trt_engine_ops: int
+    saved: str
+    convert_s: float
+    build_s: float
+    calibration: TfTrtCalibration
+    latency_ms: LatencyStats
+    throughput_items_per_s: float
+    speedup_vs_baseline: float
+    warnings: List[str]
+
+
 class _SmokeReportBase(TypedDict):
     schema: Literal["trtdoctor.smoke/1"]
     tool: Tool
@@ -1229,6 +1298,8 @@ class SmokeReport(_SmokeReportBase, total=False):
     build: SmokeBuild
     validation: SmokeValidation
     benchmark: SmokeBenchmark
+    tensorflow: SmokeTensorFlow
+    tftrt: SmokeTfTrt
     undecodable: Undecodable
 
 

@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from .. import __version__, knowledge
+from .. import __version__
 from ..findings import Finding
 from .backends import OrtBaseline, SmokeError, TensorRTBackend, ort_baseline, save_engine
 from .calibrate import int8_build, int8_text
@@ -57,10 +57,16 @@ def precision_refusal(snapshot: dict, precision: str, device: int) -> str | None
     return None
 
 
-def choose_backend(requested: str, snapshot: dict) -> str:
+def choose_backend(requested: str, snapshot: dict, model: str = "reference") -> str:
     if requested != "auto":
         return requested
     import importlib.util
+
+    from .tftrt import is_saved_model, pick_install, refusal
+
+    if is_saved_model(model):  # a TensorFlow model: TF-TRT where this TensorFlow has it
+        inst = pick_install(snapshot)
+        return "tf-trt" if inst and not refusal(inst, "tf-trt") else "tensorrt"
 
     if importlib.util.find_spec("tensorrt"):
         return "tensorrt"
@@ -73,6 +79,10 @@ def choose_backend(requested: str, snapshot: dict) -> str:
 
 def smoke(report: dict, findings: list[Finding], opts: dict) -> dict:
     """The smoke report; a BadInput (the user's model, shapes or data) propagates."""
+    from . import tftrt
+
+    if tftrt.handles(choose_backend(opts["backend"], report["snapshot"], opts["model"]), opts["model"]):
+        return tf_smoke(report, findings, opts)
     try:
         prepared, missing = prepare(opts), None
     except BadInput:
@@ -83,23 +93,8 @@ def smoke(report: dict, findings: list[Finding], opts: dict) -> dict:
         return export_report(prepared, opts, report)
     snap = report["snapshot"]
     backend_name = choose_backend(opts["backend"], snap)
-    out = {
-        "schema": SCHEMA,
-        "tool": {"name": "trtdoctor", "version": __version__},
-        "stack": stack_of(snap, opts["device"]),
-        "request": {k: opts[k] for k in ("precision", "batch", "iterations", "warmup", "model", "device", "cuda_graph", "no_transfers")} | {"backend": backend_name},
-        "preflight": [],
-        "result": "FAIL",
-    }
-    areas = PREFLIGHT_AREAS.get(backend_name, set())
-    blocking = [f for f in findings if f.area in areas and f.severity == "error"]
-    out["preflight"] = [f.to_dict() for f in blocking]
-    if blocking and not opts["force"]:
-        out["reason"] = f"preflight: {len(blocking)} problem(s) stop the {backend_name} smoke; `trtdoctor fix` addresses them"
-        return out
-    refusal = precision_refusal(snap, opts["precision"], opts["device"])
-    if refusal and not opts["force"]:
-        out["reason"] = f"refused: {refusal}; pass --force to try anyway"
+    out = header(snap, opts, backend_name)
+    if not passes_preflight(out, findings, snap, opts):
         return out
     if prepared is None:
         out["reason"] = missing
@@ -107,6 +102,52 @@ def smoke(report: dict, findings: list[Finding], opts: dict) -> dict:
     out["model"] = prepared.describe()
     try:
         return _run(out, backend_name, opts, prepared, install_hint(findings))
+    except BadInput:
+        raise
+    except SmokeError as exc:
+        out["reason"] = str(exc)
+        return out
+
+
+def header(snap: dict, opts: dict, backend_name: str) -> dict:
+    return {
+        "schema": SCHEMA,
+        "tool": {"name": "trtdoctor", "version": __version__},
+        "stack": stack_of(snap, opts["device"]),
+        "request": {k: opts[k] for k in ("precision", "batch", "iterations", "warmup", "model", "device", "cuda_graph", "no_transfers")} | {"backend": backend_name},
+        "preflight": [],
+        "result": "FAIL",
+    }
+
+
+def passes_preflight(out: dict, findings: list[Finding], snap: dict, opts: dict) -> bool:
+    """The check's errors in the backend's areas, and a refused precision, stop the smoke
+    (``out`` says why) unless --force."""
+    backend_name = out["request"]["backend"]
+    blocking = [f for f in findings if f.area in PREFLIGHT_AREAS.get(backend_name, set()) and f.severity == "error"]
+    out["preflight"] = [f.to_dict() for f in blocking]
+    if blocking and not opts["force"]:
+        out["reason"] = f"preflight: {len(blocking)} problem(s) stop the {backend_name} smoke; `trtdoctor fix` addresses them"
+        return False
+    refusal = precision_refusal(snap, opts["precision"], opts["device"])
+    if refusal and not opts["force"]:
+        out["reason"] = f"refused: {refusal}; pass --force to try anyway"
+        return False
+    return True
+
+
+def tf_smoke(report: dict, findings: list[Finding], opts: dict) -> dict:
+    """TF-TRT, or a SavedModel on any backend: TensorFlow runs in a child (smoke/tftrt.py)."""
+    from . import tftrt
+
+    if opts.get("export"):
+        raise BadInput(f"--export takes an ONNX model; convert --model {opts['model']} with tf2onnx first")
+    snap = report["snapshot"]
+    out = header(snap, opts, choose_backend(opts["backend"], snap, opts["model"]))
+    if not passes_preflight(out, findings, snap, opts):
+        return out
+    try:
+        return tftrt.smoke(out, findings, opts, snap)
     except BadInput:
         raise
     except SmokeError as exc:
@@ -198,8 +239,10 @@ def _load_model(opts):
     if opts["model"] == "reference":
         return reference_model()
     p = Path(opts["model"])
+    if p.is_dir():
+        raise BadInput(f"--model {p}: a folder, but no SavedModel (no saved_model.pb in it)")
     if p.suffix != ".onnx":
-        raise BadInput(f"--model {p}: only ONNX models (and the reference model) are supported so far")
+        raise BadInput(f"--model {p}: only ONNX models, SavedModel folders and the reference model are supported")
     if not p.is_file():
         raise BadInput(f"--model {p}: {'is not a regular file' if p.exists() else 'no such file'}")
     try:
@@ -222,9 +265,6 @@ def install_hint(findings: list[Finding]) -> str:
 def _run(out: dict, backend_name: str, opts: dict, prep: Prepared, hint: str = "") -> dict:
     ref = reference_outputs(prep, opts)
     out["baseline"] = timed_baseline(prep, opts, out["stack"])
-    if backend_name == "tf-trt":
-        last = knowledge.tftrt_release()
-        raise SmokeError(f"the TF-TRT backend needs TensorFlow ≤ {last['series']} with a loadable TensorRT {last['trt']}; run `trtdoctor check --only tensorflow`")
     be = TensorRTBackend("tensorrt_rtx" if backend_name == "tensorrt-rtx" else "tensorrt")
     ok, why = be.available()
     if not ok:
@@ -287,6 +327,10 @@ def smoke_text(r: dict) -> str:
         b, s = r["baseline"], r["baseline"]["latency_ms"]
         lines.append(f"  baseline {b['name']} {b['version']}: median {s['median']:.3f} p90 {s['p90']:.3f} p99 {s['p99']:.3f} ms, {b.get('throughput_items_per_s', 0):.1f} items/s")
         lines += [f"  ! baseline {w}" for w in b.get("warnings", [])]
+    if r.get("tensorflow"):
+        from .tftrt import summary_lines
+
+        lines += summary_lines(r)
     if r.get("export"):
         from .export import summary_text
 
