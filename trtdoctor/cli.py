@@ -145,6 +145,8 @@ def build_parser() -> Parser:
     _target_options(f)
     f.set_defaults(handler=cmd_fix)
 
+    from .smoke.sweep import parse_batches, parse_precisions
+
     s = sub.add_parser(
         "smoke",
         help="build, validate and benchmark a reference model: proof that the stack works",
@@ -152,10 +154,10 @@ def build_parser() -> Parser:
         epilog="examples:\n  trtdoctor smoke --precision fp16\n  trtdoctor smoke --backend tensorrt-rtx --format json",
         formatter_class=fmt,
     )
-    s.add_argument("--precision", choices=("fp32", "fp16", "int8", "best"), default="fp16")
+    s.add_argument("--precision", type=parse_precisions, default="fp16", metavar="fp32|fp16|int8|best[,...]", help="a comma list sweeps: one engine per precision (default fp16)")
     s.add_argument("--model", default="reference", metavar="reference|PATH.onnx")
     s.add_argument("--backend", choices=("auto", "tensorrt", "tf-trt", "tensorrt-rtx"), default="auto")
-    s.add_argument("--batch", type=count(1), default=8)
+    s.add_argument("--batch", type=parse_batches, default="8", metavar="N[,N...]", help="a comma list sweeps, e.g. 1,10,32: each batch runs on the same engine (default 8)")
     s.add_argument("--iterations", type=count(1), default=200)
     s.add_argument("--warmup", type=count(0), default=20)
     s.add_argument("--device", type=count(0), default=0)
@@ -431,6 +433,7 @@ def cmd_smoke(a: argparse.Namespace) -> int:
         rep, findings = run.check(make_target(None, None, [], a.timeout))
     keys = ("precision", "model", "backend", "batch", "iterations", "warmup", "device", "engine_cache", "cuda_graph", "no_transfers", "force")
     opts = {k: getattr(a, k) for k in keys + ("shapes", "min_shapes", "opt_shapes", "max_shapes", "input_data", "export", "calib_data")}
+    opts |= {"precisions": a.precision, "precision": a.precision[0], "batches": a.batch, "batch": a.batch[0]}
     try:
         result = do_smoke(rep, findings, opts)
     except BadInput as exc:

@@ -1024,8 +1024,11 @@ class SmokeStack(TypedDict):
     tensorrt: Optional[str]
 
 
-class SmokeRequest(TypedDict):
-    precision: Literal["fp32", "fp16", "int8", "best"]
+SmokePrecision = Literal["fp32", "fp16", "int8", "best"]
+
+
+class _SmokeRequestBase(TypedDict):
+    precision: SmokePrecision
     batch: int
     iterations: int
     warmup: int
@@ -1034,6 +1037,14 @@ class SmokeRequest(TypedDict):
     cuda_graph: bool
     no_transfers: bool
     backend: str
+
+
+class SmokeRequest(_SmokeRequestBase, total=False):
+    """``precision`` and ``batch`` are the first of ``precisions`` and ``batches``, the
+    lists a sweep (``--precision fp32,fp16 --batch 1,10,32``) runs."""
+
+    precisions: List[SmokePrecision]
+    batches: List[int]
 
 
 class LatencyStats(TypedDict):
@@ -1064,6 +1075,7 @@ class SmokeBaseline(_SmokeBaselineBase, total=False):
     available_providers: List[str]
     throughput_items_per_s: float
     warnings: List[str]
+    batch: int
 
 
 class SmokeBackend(TypedDict):
@@ -1073,15 +1085,20 @@ class SmokeBackend(TypedDict):
     strongly_typed: Optional[bool]
 
 
-class SmokeBuild(TypedDict):
-    """The engine build: ``engine`` is the saved plan file (a JSON sidecar sits next to it);
-    ``flags`` the builder precision flags (none for strongly typed networks)."""
-
+class _SmokeBuildBase(TypedDict):
     seconds: float
     engine_bytes: int
     engine: str
     flags: List[str]
     strongly_typed: bool
+
+
+class SmokeBuild(_SmokeBuildBase, total=False):
+    """The engine build: ``engine`` is the saved plan file (a JSON sidecar sits next to it);
+    ``flags`` the builder precision flags (none for strongly typed networks); ``precision``
+    in ``builds``, one per precision of a sweep."""
+
+    precision: SmokePrecision
 
 
 class Tolerance(TypedDict):
@@ -1108,6 +1125,31 @@ class SmokeBenchmark(TypedDict):
     e2e_ms: LatencyStats
     throughput_items_per_s: float
     speedup_vs_baseline: float
+    warnings: List[str]
+
+
+class _SmokeRunBase(TypedDict):
+    precision: SmokePrecision
+    batch: int
+    passed: bool
+
+
+class SmokeRun(_SmokeRunBase, total=False):
+    """One cell of a sweep: a batch run on the engine of a precision. ``accuracy``: against
+    FP32 on onnxruntime's CPU provider; ``speedup_vs_baseline``: the baseline's end-to-end
+    median (``baseline_ms``) over ours; ``speedup_vs_fp32``: FP32 TensorRT's GPU median over
+    ours, at the same batch. A failed cell has its ``reason`` and what was measured before."""
+
+    reason: str
+    gpu_ms: LatencyStats
+    e2e_ms: LatencyStats
+    throughput_items_per_s: float
+    accuracy: SmokeValidation
+    engine_bytes: int
+    build_seconds: float
+    baseline_ms: float
+    speedup_vs_baseline: float
+    speedup_vs_fp32: float
     warnings: List[str]
 
 
@@ -1201,8 +1243,11 @@ class SmokeReport(_SmokeReportBase, total=False):
     model: SmokeModel
     export: SmokeExport
     baseline: SmokeBaseline
+    baselines: List[SmokeBaseline]
     backend: SmokeBackend
     build: SmokeBuild
+    builds: List[SmokeBuild]
+    runs: List[SmokeRun]
     validation: SmokeValidation
     benchmark: SmokeBenchmark
     undecodable: Undecodable
