@@ -222,3 +222,68 @@ def test_the_table_is_aligned_and_says_why_a_cell_failed():
     ends = [i for i, c in enumerate(rows[0]) if c != " " and (i + 1 == len(rows[0]) or rows[0][i + 1] == " ")]
     for row in rows[1:3]:
         assert all(row[i] != " " for i in ends[2:]), row
+
+
+# --- the builder's log: warnings on success, --workspace, --verbose ------------------------------
+
+
+def with_int64_weights(path):
+    """The Keras-like model with its Flatten done as a Reshape by an INT64 shape, twice, as
+    exporters write it: the weights TensorRT's parser warns of."""
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    m = onnx.load(str(keras_nhwc(path)))
+    nodes = list(m.graph.node)
+    i = next(k for k, n in enumerate(nodes) if n.op_type == "Flatten")
+    nodes[i : i + 1] = [helper.make_node("Reshape", ["pool", "shape_a"], ["flat0"]), helper.make_node("Reshape", ["flat0", "shape_b"], ["flat"])]
+    del m.graph.node[:]
+    m.graph.node.extend(nodes)
+    m.graph.initializer.extend([numpy_helper.from_array(np.array([-1, 8], dtype=np.int64), "shape_a"), numpy_helper.from_array(np.array([-1, 8], dtype=np.int64), "shape_b")])
+    onnx.checker.check_model(m)
+    onnx.save(m, str(path))
+    return path
+
+
+INT64 = "Your ONNX model has been generated with INT64 weights, while TensorRT does not natively support INT64. Attempting to cast down to INT32."
+
+
+def test_warnings_of_a_build_that_succeeds_are_reported_and_the_workspace_is_set(saved, tmp_path):
+    model = with_int64_weights(tmp_path / "m.onnx")
+    cache = tmp_path / "engines"
+    res = smoke(saved, "--model", str(model), "--precision", "fp32", "--workspace", "256", "--engine-cache", str(cache), env=fake_env())
+    r = json.loads(res.stdout)
+    assert not [e.message for e in schema().iter_errors(r)]
+    assert r["build"]["warnings"] == [{"message": f"onnx2trt_utils.cpp:198: {INT64}", "count": 2}]
+    assert r["build"]["workspace_mib"] == 256 and r["request"]["workspace_mib"] == 256 and "log" not in r["build"]
+    plan = json.loads((cache / "m-tensorrt-fp32.plan").read_bytes())
+    assert plan["memory_pool_limits"] == {"WORKSPACE": 256 << 20}
+    text = smoke(saved, "--model", str(model), "--precision", "fp32", "--format", "text", "--engine-cache", str(cache), env=fake_env())
+    assert f"! build: TensorRT warned: onnx2trt_utils.cpp:198: {INT64} (×2)" in text.stdout
+    assert text.stderr == ""  # INFO and VERBOSE stay quiet without --verbose
+    assert json.loads((cache / "m-tensorrt-fp32.plan").read_bytes())["memory_pool_limits"] == {}  # no --workspace: TensorRT's default
+
+
+def test_verbose_keeps_tensorrts_log_in_json_and_prints_it_to_stderr_in_text(saved, tmp_path):
+    model = keras_nhwc(tmp_path / "k.onnx")
+    res = smoke(saved, "--model", str(model), "--precision", "fp32", "--verbose", "--engine-cache", str(tmp_path / "e"), env=fake_env())
+    log = json.loads(res.stdout)["build"]["log"]
+    assert log == ["[I] [MemUsageChange] Init CUDA: CPU +2, GPU +0, now: CPU 19, GPU 423 (MiB)", "[V] Original: 7 layers"]
+    text = smoke(saved, "--model", str(model), "--precision", "fp32", "--verbose", "--format", "text", "--engine-cache", str(tmp_path / "e"), env=fake_env())
+    assert text.stderr.splitlines() == log and "[V] Original" not in text.stdout
+
+
+def test_an_older_tensorrt_takes_the_workspace_as_max_workspace_size():
+    from types import SimpleNamespace
+
+    from trtdoctor.smoke.backends import set_workspace
+
+    old = SimpleNamespace()  # a builder config without set_memory_pool_limit, as before memory pools
+    set_workspace(SimpleNamespace(), old, 64 << 20)
+    assert old.max_workspace_size == 64 << 20
+
+
+def test_a_zero_workspace_is_one_line_and_exit_2(saved):
+    res = smoke(saved, "--workspace", "0")
+    assert res.returncode == 2 and "must be at least 1" in res.stderr and len(res.stderr.strip().splitlines()) == 1

@@ -169,6 +169,8 @@ def build_parser() -> Parser:
     s.add_argument("--export", metavar="DIR", help="write the FP32/FP16/Q-DQ INT8 models, shapes and their onnxruntime accuracy; needs no TensorRT")
     s.add_argument("--calib-data", metavar="DIR|FILE.npz", help="INT8 calibration inputs: an .npz (first axis: samples) or a folder of them")
     s.add_argument("--engine-cache", metavar="DIR", help="where engines, sidecars and the timing cache go")
+    s.add_argument("--workspace", type=count(1), metavar="MiB", help="the most scratch memory any layer may use while building (TensorRT's default: the whole GPU)")
+    s.add_argument("-v", "--verbose", action="store_true", help="keep TensorRT's INFO and VERBOSE log: on stderr as it comes (text), in build.log (json)")
     s.add_argument("--cuda-graph", action="store_true", help="capture the inference in a CUDA graph")
     s.add_argument("--no-transfers", action="store_true", help="keep data on the device while timing")
     s.add_argument("--force", action="store_true", help="go on despite preflight findings or a refused precision")
@@ -433,7 +435,9 @@ def cmd_smoke(a: argparse.Namespace) -> int:
         rep, findings = run.check(make_target(None, None, [], a.timeout))
     keys = ("precision", "model", "backend", "batch", "iterations", "warmup", "device", "engine_cache", "cuda_graph", "no_transfers", "force")
     opts = {k: getattr(a, k) for k in keys + ("shapes", "min_shapes", "opt_shapes", "max_shapes", "input_data", "export", "calib_data")}
-    opts |= {"precisions": a.precision, "precision": a.precision[0], "batches": a.batch, "batch": a.batch[0]}
+    opts |= {"precisions": a.precision, "precision": a.precision[0], "batches": a.batch, "batch": a.batch[0], "workspace": a.workspace, "verbose": a.verbose}
+    if a.verbose and a.format == "text":
+        opts["echo"] = lambda line: print(visible(line), file=sys.stderr, flush=True)
     try:
         result = do_smoke(rep, findings, opts)
     except BadInput as exc:

@@ -1045,6 +1045,8 @@ class SmokeRequest(_SmokeRequestBase, total=False):
 
     precisions: List[SmokePrecision]
     batches: List[int]
+    workspace_mib: Optional[int]
+    verbose: bool
 
 
 class LatencyStats(TypedDict):
@@ -1085,6 +1087,13 @@ class SmokeBackend(TypedDict):
     strongly_typed: Optional[bool]
 
 
+class BuildWarning(TypedDict):
+    """A WARNING TensorRT logged while building, and how many times it came."""
+
+    message: str
+    count: int
+
+
 class _SmokeBuildBase(TypedDict):
     seconds: float
     engine_bytes: int
@@ -1096,9 +1105,15 @@ class _SmokeBuildBase(TypedDict):
 class SmokeBuild(_SmokeBuildBase, total=False):
     """The engine build: ``engine`` is the saved plan file (a JSON sidecar sits next to it);
     ``flags`` the builder precision flags (none for strongly typed networks); ``precision``
-    in ``builds``, one per precision of a sweep."""
+    in ``builds``, one per precision of a sweep. ``warnings``: what TensorRT warned of while
+    building (also when the build succeeded); ``log``: its whole log, with ``--verbose``, one
+    line per message led by its severity's letter ([E], [W], [I], [V]); ``workspace_mib``:
+    the workspace limit asked with ``--workspace``."""
 
     precision: SmokePrecision
+    warnings: List[BuildWarning]
+    log: List[str]
+    workspace_mib: int
 
 
 class Tolerance(TypedDict):

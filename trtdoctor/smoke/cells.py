@@ -11,10 +11,10 @@ from .backends import SmokeError, save_engine
 from .inputs import BadInput
 
 
-def build_cell(be, model, precision: str, profile, cache: Path, meta: dict, calibrator=None) -> dict:
+def build_cell(be, model, precision: str, profile, cache: Path, meta: dict, calibrator=None, workspace_mib: int | None = None) -> dict:
     """Build and save one engine; returns the report's ``build`` section and the plan.
     ``meta``: the sidecar's fields other than precision, strong typing and time."""
-    built = be.build(model, precision, profile, cache, calibrator)
+    built = be.build(model, precision, profile, cache, calibrator, workspace_mib=workspace_mib)
     side = meta | {"precision": precision, "strongly_typed": built["strongly_typed"], "built_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
     path = save_engine(built["plan"], side, cache)
     section = {
@@ -24,7 +24,12 @@ def build_cell(be, model, precision: str, profile, cache: Path, meta: dict, cali
         "engine": str(path),
         "flags": built["flags"],
         "strongly_typed": built["strongly_typed"],
+        "warnings": built["warnings"],
     }
+    if workspace_mib is not None:
+        section["workspace_mib"] = workspace_mib
+    if built.get("log") is not None:
+        section["log"] = built["log"]
     return {"build": section, "plan": built["plan"]}
 
 

@@ -115,7 +115,7 @@ def smoke(report: dict, findings: list[Finding], opts: dict) -> dict:
 def request_of(opts: dict) -> dict:
     """What was asked; ``precision`` and ``batch`` are the first of their lists."""
     keys = ("precision", "batch", "iterations", "warmup", "model", "device", "cuda_graph", "no_transfers")
-    return {k: opts[k] for k in keys} | {"precisions": precisions_of(opts), "batches": batches_of(opts)}
+    return {k: opts[k] for k in keys} | {"precisions": precisions_of(opts), "batches": batches_of(opts), "workspace_mib": opts.get("workspace"), "verbose": bool(opts.get("verbose"))}
 
 
 def reference_outputs(prep, opts: dict, feeds: dict | None = None) -> list:
@@ -246,7 +246,7 @@ def _run(out: dict, backend_name: str, opts: dict, prep: Prepared, hint: str = "
     if backend_name == "tf-trt":
         last = knowledge.tftrt_release()
         raise SmokeError(f"the TF-TRT backend needs TensorFlow ≤ {last['series']} with a loadable TensorRT {last['trt']}; run `trtdoctor check --only tensorflow`")
-    be = TensorRTBackend("tensorrt_rtx" if backend_name == "tensorrt-rtx" else "tensorrt")
+    be = TensorRTBackend("tensorrt_rtx" if backend_name == "tensorrt-rtx" else "tensorrt", opts.get("verbose", False), opts.get("echo"))
     ok, why = be.available()
     if not ok:
         raise SmokeError(f"{backend_name} is not usable: {why}; {hint}")
@@ -274,7 +274,7 @@ class Cells:
     def precision(self, precision: str, cache: Path, meta: dict, refusal: str | None) -> list[dict]:
         if refusal:
             return [failed(precision, b, f"refused: {refusal}") for b in self.feeds]
-        built, why = guard(build_cell, self.be, self.prep.model, precision, self.prep.profile, cache, meta)
+        built, why = guard(build_cell, self.be, self.prep.model, precision, self.prep.profile, cache, meta, workspace_mib=self.opts.get("workspace"))
         if why:
             return [failed(precision, b, why) for b in self.feeds]
         self.build = built["build"]
@@ -336,7 +336,10 @@ def smoke_text(r: dict) -> str:
 
         lines += ["  " + line for line in summary_text(r["export"]).splitlines()]
     for b in r.get("builds") or ([r["build"]] if r.get("build") else []):
-        lines.append(f"  build{' ' + b['precision'] if 'precision' in b else ''}: {b['seconds']} s, engine {b['engine_bytes']} bytes → {b['engine']}")
+        which = f" {b['precision']}" if "precision" in b and len(precisions) > 1 else ""
+        limit = f", workspace ≤ {b['workspace_mib']} MiB" if b.get("workspace_mib") else ""
+        lines.append(f"  build{which}: {b['seconds']} s, engine {b['engine_bytes']} bytes{limit} → {b['engine']}")
+        lines += [f"  ! build{which}: TensorRT warned: {w['message']}" + (f" (×{w['count']})" if w["count"] > 1 else "") for w in b.get("warnings", [])]
     if len(r.get("runs") or []) > 1:
         lines += table_text(r["runs"])
     if r.get("validation"):
