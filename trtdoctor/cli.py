@@ -171,6 +171,8 @@ def build_parser() -> Parser:
     s.add_argument("--engine-cache", metavar="DIR", help="where engines, sidecars and the timing cache go")
     s.add_argument("--workspace", type=count(1), metavar="MiB", help="the most scratch memory any layer may use while building (TensorRT's default: the whole GPU)")
     s.add_argument("-v", "--verbose", action="store_true", help="keep TensorRT's INFO and VERBOSE log: on stderr as it comes (text), in build.log (json)")
+    s.add_argument("--no-trtexec", dest="trtexec", action="store_false", help="do not run trtexec beside ours, even where it is on PATH")
+    s.add_argument("--trtexec-timeout", type=seconds, default=600.0, metavar="SECONDS", help="the most one trtexec call may take (default 600)")
     s.add_argument("--cuda-graph", action="store_true", help="capture the inference in a CUDA graph")
     s.add_argument("--no-transfers", action="store_true", help="keep data on the device while timing")
     s.add_argument("--force", action="store_true", help="go on despite preflight findings or a refused precision")
@@ -436,6 +438,7 @@ def cmd_smoke(a: argparse.Namespace) -> int:
     keys = ("precision", "model", "backend", "batch", "iterations", "warmup", "device", "engine_cache", "cuda_graph", "no_transfers", "force")
     opts = {k: getattr(a, k) for k in keys + ("shapes", "min_shapes", "opt_shapes", "max_shapes", "input_data", "export", "calib_data")}
     opts |= {"precisions": a.precision, "precision": a.precision[0], "batches": a.batch, "batch": a.batch[0], "workspace": a.workspace, "verbose": a.verbose}
+    opts |= {"trtexec": a.trtexec, "trtexec_timeout": a.trtexec_timeout}
     if a.verbose and a.format == "text":
         opts["echo"] = lambda line: print(visible(line), file=sys.stderr, flush=True)
     try:

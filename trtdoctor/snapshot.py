@@ -1168,6 +1168,48 @@ class SmokeRun(_SmokeRunBase, total=False):
     warnings: List[str]
 
 
+class TrtexecStats(TypedDict, total=False):
+    """As trtexec prints them, in ms: the percentiles are those it printed (p90, p95, p99)."""
+
+    min: float
+    mean: float
+    median: float
+    max: float
+    p90: float
+    p95: float
+    p99: float
+
+
+class _TrtexecRunBase(TypedDict):
+    precision: SmokePrecision
+    batch: int
+    command: List[str]
+    passed: bool
+
+
+class TrtexecRun(_TrtexecRunBase, total=False):
+    """One trtexec call: the first of a precision builds and saves its engine, the others
+    load it. ``gpu_ms``: its GPU Compute Time; ``latency_ms``: its host latency (with
+    copies); ``throughput_qps``: queries (batches) per second; ``reason``: why it gave no
+    figures (its last error lines, or the timeout)."""
+
+    reason: str
+    seconds: float
+    gpu_ms: TrtexecStats
+    latency_ms: TrtexecStats
+    enqueue_ms: TrtexecStats
+    throughput_qps: float
+    throughput_items_per_s: float
+
+
+class SmokeTrtexec(TypedDict):
+    """trtexec from PATH, run on the same model, profile and options as ours."""
+
+    path: str
+    version: Optional[str]
+    runs: List[TrtexecRun]
+
+
 class SmokeTensor(TypedDict):
     """A graph input or output: ``dims`` holds ints for static dims, the symbol (or "?")
     for dynamic ones."""
@@ -1263,6 +1305,8 @@ class SmokeReport(_SmokeReportBase, total=False):
     build: SmokeBuild
     builds: List[SmokeBuild]
     runs: List[SmokeRun]
+    trtexec: SmokeTrtexec
+    notes: List[str]
     validation: SmokeValidation
     benchmark: SmokeBenchmark
     undecodable: Undecodable

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .. import __version__, knowledge
 from ..findings import Finding
+from . import trtexec
 from .backends import OrtBaseline, SmokeError, TensorRTBackend, ort_baseline
 from .cells import build_cell, engine_feeds, failed, guard, run_cell
 from .inputs import BadInput, describe, load_npz, parse_shapes, random_feeds, resolve, user_feeds
@@ -261,6 +262,12 @@ def _run(out: dict, backend_name: str, opts: dict, prep: Prepared, hint: str = "
         builds += [cell.build] if cell.build else []
     add_speedups(rows)
     out["builds"], out["runs"] = builds, rows
+    if opts.get("trtexec", True):
+        tx = trtexec.baseline(prep, opts, be.strongly_typed, cache, precisions, batches)
+        if tx is None:
+            out["notes"] = [trtexec.NOTE_ABSENT]
+        else:
+            out["trtexec"] = tx
     return conclude(out, rows)
 
 
@@ -271,10 +278,10 @@ class Cells:
         self.be, self.prep, self.opts, self.feeds, self.refs, self.baselines = be, prep, opts, feeds, refs, baselines
         self.build = None
 
-    def precision(self, precision: str, cache: Path, meta: dict, refusal: str | None) -> list[dict]:
+    def precision(self, precision: str, cache: Path, meta: dict, refusal: str | None, calibrator=None) -> list[dict]:
         if refusal:
             return [failed(precision, b, f"refused: {refusal}") for b in self.feeds]
-        built, why = guard(build_cell, self.be, self.prep.model, precision, self.prep.profile, cache, meta, workspace_mib=self.opts.get("workspace"))
+        built, why = guard(build_cell, self.be, self.prep.model, precision, self.prep.profile, cache, meta, calibrator, workspace_mib=self.opts.get("workspace"))
         if why:
             return [failed(precision, b, why) for b in self.feeds]
         self.build = built["build"]
@@ -352,5 +359,28 @@ def smoke_text(r: dict) -> str:
             lines.append(f"  {k[:-3]:<4} ms: min {s['min']:.3f} mean {s['mean']:.3f} median {s['median']:.3f} p90 {s['p90']:.3f} p99 {s['p99']:.3f} max {s['max']:.3f}")
         lines.append(f"  throughput {bm['throughput_items_per_s']:.1f} items/s, {bm['speedup_vs_baseline']:.1f}× the baseline")
         lines += [f"  ! {w}" for w in bm["warnings"]]
+    lines += trtexec_text(r)
+    lines += [f"  note: {n}" for n in r.get("notes", [])]
     lines.append(f"{r['result']}" + (f": {r['reason']}" if r.get("reason") else ""))
     return "\n".join(lines)
+
+
+def trtexec_text(r: dict) -> list[str]:
+    """trtexec's figures beside ours: one line per cell it ran."""
+    tx = r.get("trtexec")
+    if not tx:
+        return []
+    ours = {(x["precision"], x["batch"]): x for x in r.get("runs", [])}
+    lines = []
+    for t in tx["runs"]:
+        head = f"  trtexec{' ' + tx['version'] if tx.get('version') else ''} {t['precision']} batch {t['batch']}"
+        if not t["passed"]:
+            lines.append(f"{head}: ✗ {t['reason']}")
+            continue
+        g = t["gpu_ms"]
+        pct = " ".join(f"{k} {g[k]:.3f}" for k in ("p90", "p99") if k in g)
+        mine = (ours.get((t["precision"], t["batch"])) or {}).get("gpu_ms")
+        beside = f"; ours: GPU median {mine['median']:.3f} ms" if mine else ""
+        qps = f", {t['throughput_qps']:.1f} qps ({t['throughput_items_per_s']:.1f} items/s)" if "throughput_qps" in t else ""
+        lines.append(f"{head}: GPU median {g.get('median', float('nan')):.3f} {pct} ms{qps}{beside}")
+    return lines
