@@ -167,7 +167,10 @@ def test_no_sidecar_is_info_and_the_verdict_unknown(tmp_path):
 def test_no_runtime_importable_is_unknown_and_says_so(tmp_path):
     v, fs = judge(engine(tmp_path), snap(trt=None, ccs=()), live=True, env=env_with(absent(tmp_path)))
     assert v["verdict"] == "unknown" and v["checked_by"] is None and "engine.unknown" in ids(fs)
-    assert "no TensorRT runtime is installed in" in v["reasons"][0] and "tensorrt, tensorrt_lean, tensorrt_lean_bindings, tensorrt_dispatch, tensorrt_dispatch_bindings, tensorrt_rtx" in v["reasons"][0]
+    assert (
+        "no TensorRT runtime is installed in" in v["reasons"][0]
+        and "tensorrt, tensorrt_bindings, tensorrt_lean, tensorrt_lean_bindings, tensorrt_dispatch, tensorrt_dispatch_bindings, tensorrt_rtx, tensorrt_rtx_bindings" in v["reasons"][0]
+    )
 
 
 def test_fake_tensorrt_refuses_junk_with_its_own_message(tmp_path):
@@ -216,14 +219,15 @@ def test_lean_runtime_is_tried_when_tensorrt_is_absent(tmp_path):
 
 
 def test_runtime_order_and_rtx_plans_go_to_tensorrt_rtx_only(tmp_path):
-    # the *_bindings modules: PyPI's lean/dispatch wheels without NVIDIA's meta package (truth.txt: import tensorrt_lean_bindings works)
-    assert RUNTIMES == ("tensorrt", "tensorrt_lean", "tensorrt_lean_bindings", "tensorrt_dispatch", "tensorrt_dispatch_bindings", "tensorrt_rtx")
-    both = env_with(absent(tmp_path, "tensorrt_rtx"), FAKE, FAKE_LEAN)
+    # the *_bindings modules: PyPI's bindings wheels without NVIDIA's meta package (truth.txt: import
+    # tensorrt_lean_bindings works; on the H100, tensorrt-rtx-cu13-bindings installs tensorrt_rtx_bindings)
+    assert RUNTIMES == ("tensorrt", "tensorrt_bindings", "tensorrt_lean", "tensorrt_lean_bindings", "tensorrt_dispatch", "tensorrt_dispatch_bindings", "tensorrt_rtx", "tensorrt_rtx_bindings")
+    both = env_with(absent(tmp_path, "tensorrt_rtx", "tensorrt_rtx_bindings"), FAKE, FAKE_LEAN)
     assert deserialize(engine(tmp_path), env=both).module == "tensorrt"
     side = {"backend": "tensorrt-rtx", "tensorrt": "1.2.0.54", "compute_capability": "8.9"}
     v, _ = judge(engine(tmp_path, side, data=fake_plan()), snap(rtx="1.2.0.54", ccs=("8.9",)), live=True, env=both)
     assert v["checked_by"] == "sidecar"  # a native runtime is not asked about a TensorRT-RTX plan
-    assert any("none of tensorrt_rtx imports" in r for r in v["reasons"])
+    assert any("none of tensorrt_rtx, tensorrt_rtx_bindings imports" in r for r in v["reasons"]), v["reasons"]
 
 
 def _module(tmp_path: Path, name: str, body: str) -> str:

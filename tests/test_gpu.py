@@ -6,6 +6,7 @@ Run them on a GPU machine with: python3 -m pytest -m gpu -v
 import importlib.util
 import json
 import os
+from pathlib import Path
 
 import pytest
 from conftest import run_cli
@@ -77,3 +78,21 @@ def test_real_lean_runtime_refuses_junk_with_its_own_message(tmp_path):
     assert e["verdict"] == "not-loadable" and e["checked_by"].startswith("deserialized with tensorrt"), e
     assert any("deserializeCudaEngine" in r for r in e["reasons"]), e
     assert "engine.deserialize-failed" in [f["id"] for f in rep["findings"]]
+
+
+FOREIGN = Path(__file__).parent / "fixtures" / "plans" / "rtx-1.7.1.116-sm90-reference-fp16.plan"
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("tensorrt_lean") is None and importlib.util.find_spec("tensorrt_lean_bindings") is None,
+    reason="no TensorRT lean runtime (pip install tensorrt-lean-cu13-bindings tensorrt-lean-cu13-libs)",
+)
+def test_real_lean_runtime_refuses_a_real_foreign_plan():
+    """A real plan TensorRT-RTX built (tests/fixtures/plans/README.md): the lean runtime's own
+    refusal reaches the verdict, which is never 'loadable'."""
+    d = deserialize(FOREIGN, env=dict(os.environ), timeout=120, modules=("tensorrt_lean", "tensorrt_lean_bindings"))
+    assert d.state == "refused", d
+    assert any("deserializeCudaEngine" in m for m in d.log), d.log
+    print("lean runtime on the TensorRT-RTX plan:", d.log[-1][:300])
+    rep = live("--engine", str(FOREIGN))
+    assert rep["engine"]["verdict"] == "not-loadable", rep["engine"]

@@ -13,27 +13,16 @@ from __future__ import annotations
 
 import importlib.util
 import statistics
-import types
 
 import numpy as np
 import pytest
+from gpu_standin import SPIN, N, expected, standin_engine
 
 pytestmark = [
     pytest.mark.gpu,
     pytest.mark.filterwarnings("ignore:ExternalStream is deprecated"),
     pytest.mark.skipif(not all(importlib.util.find_spec(m) for m in ("cupy", "torch", "cuda")), reason="needs cupy, torch and cuda-python (the GPU machine has them)"),
 ]
-
-N, SPIN = 1 << 16, 200_000  # elements; dependent steps per element: a kernel of about half a millisecond on an H100
-SOURCE = r"""
-extern "C" __global__ void standin(const float* x, float* y, int n, int spin) {
-    int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= n) return;
-    float w = 0.0f;  /* w -> 1: a long chain of dependent multiply-adds the compiler cannot fold */
-    for (int k = 0; k < spin; ++k) w = w * 0.999f + 0.001f;
-    y[i] = x[i] + w;
-}
-"""
 
 
 def _gpu_ok() -> bool:
@@ -45,68 +34,38 @@ def _gpu_ok() -> bool:
         return False
 
 
-def standin_engine():
-    """A stand-in for a TensorRT ICudaEngine with one float input ``x`` and output ``y`` of
-    shape (N,): the documented calls run_engine makes, and nothing else."""
-    import cupy
-
-    kernel = cupy.RawKernel(SOURCE, "standin")
-    kernel.compile()  # now: loading a module is not allowed while a CUDA graph is being captured
-    launches = []
-
-    class Context:
-        def __init__(self):
-            self.addr, self.shape = {}, {}
-
-        def set_input_shape(self, name, shape):
-            self.shape[name] = tuple(shape)
-            return True
-
-        def get_tensor_shape(self, name):
-            return self.shape.get(name, (N,))
-
-        def set_tensor_address(self, name, ptr):
-            self.addr[name] = ptr
-            return True
-
-        def execute_async_v3(self, stream):
-            x = cupy.ndarray((N,), cupy.float32, cupy.cuda.MemoryPointer(cupy.cuda.UnownedMemory(self.addr["x"], N * 4, self), 0))
-            y = cupy.ndarray((N,), cupy.float32, cupy.cuda.MemoryPointer(cupy.cuda.UnownedMemory(self.addr["y"], N * 4, self), 0))
-            with cupy.cuda.ExternalStream(stream):
-                kernel(((N + 255) // 256,), (256,), (x, y, np.int32(N), np.int32(SPIN)))
-            launches.append(stream)
-            return True
-
-    engine = types.SimpleNamespace(create_execution_context=Context, get_tensor_dtype=lambda name: "float32")
-    trt = types.SimpleNamespace(nptype=lambda dtype: np.float32)
-    return trt, engine, kernel, launches
-
-
-def expected(x: np.ndarray) -> np.ndarray:
-    """x + w, where w = 1 - 0.999**SPIN is 1 to float precision: the output proves both copies."""
-    return x + np.float32(1.0)
+BINDINGS = [
+    "cuda-python",
+    pytest.param("pycuda", marks=pytest.mark.skipif(importlib.util.find_spec("pycuda") is None, reason="pycuda is not installed (it builds from source against the CUDA headers)")),
+]
 
 
 @pytest.mark.skipif(not _gpu_ok(), reason="no CUDA device")
+@pytest.mark.parametrize("binding", BINDINGS)
 @pytest.mark.parametrize("cuda_graph", [False, True])
-def test_run_path_moves_data_times_the_kernel_and_replays_a_graph(cuda_graph):
+def test_run_path_moves_data_times_the_kernel_and_replays_a_graph(cuda_graph, binding):
     from trtdoctor.smoke.cuda_run import run_engine
     from trtdoctor.smoke.stats import summarize
 
     trt, engine, _, launches = standin_engine()
     x = np.random.default_rng(0).standard_normal(N).astype(np.float32)
-    res = run_engine(trt, engine, {"x": x}, ["y"], iterations=30, warmup=5, cuda_graph=cuda_graph)
+    res = run_engine(trt, engine, {"x": x}, ["y"], iterations=30, warmup=5, cuda_graph=cuda_graph, binding=binding)
     np.testing.assert_allclose(res["outputs"][0], expected(x), atol=1e-3)  # real copies both ways
     assert len(res["gpu_ms"]) == len(res["e2e_ms"]) == len(res["transfer_ms"]) == 30
-    # a graph captures the launch once and replays it; without one, every iteration enqueues
-    assert len(launches) == (1 if cuda_graph else 35)
+    assert res["binding"] == binding
+    # a graph captures the launch once and replays it; without one, every iteration enqueues.
+    # pycuda has no graph API: it says so and enqueues every time.
+    graphed = cuda_graph and binding == "cuda-python"
+    assert res["cuda_graph"] is graphed and len(launches) == (1 if graphed else 35)
+    assert bool(res["notes"]) is (cuda_graph and not graphed)
     gpu, e2e = summarize(res["gpu_ms"]), summarize(res["e2e_ms"])
     assert 0 < gpu["median"] <= e2e["median"]  # events inside the host clock
-    print(f"cuda_graph={cuda_graph}: GPU median {gpu['median']:.3f} ms, end-to-end {e2e['median']:.3f} ms, enqueue {summarize(res['enqueue_ms'])['median']:.3f} ms")
+    print(f"{binding} cuda_graph={cuda_graph}: GPU median {gpu['median']:.3f} ms, end-to-end {e2e['median']:.3f} ms, enqueue {summarize(res['enqueue_ms'])['median']:.3f} ms")
 
 
 @pytest.mark.skipif(not _gpu_ok(), reason="no CUDA device")
-def test_event_timing_agrees_with_torch_cuda_events():
+@pytest.mark.parametrize("binding", BINDINGS)
+def test_event_timing_agrees_with_torch_cuda_events(binding):
     """trtdoctor's CUDA-event GPU time and torch.cuda.Event around the same kernel agree."""
     import cupy
     import torch
@@ -115,7 +74,7 @@ def test_event_timing_agrees_with_torch_cuda_events():
 
     trt, engine, kernel, _ = standin_engine()
     x = np.ones(N, np.float32)
-    ours = statistics.median(run_engine(trt, engine, {"x": x}, ["y"], iterations=30, warmup=5, no_transfers=True)["gpu_ms"])
+    ours = statistics.median(run_engine(trt, engine, {"x": x}, ["y"], iterations=30, warmup=5, no_transfers=True, binding=binding)["gpu_ms"])
     xd, yd = cupy.asarray(x), cupy.empty(N, cupy.float32)
     stream = torch.cuda.Stream()
     times = []
@@ -129,5 +88,5 @@ def test_event_timing_agrees_with_torch_cuda_events():
         if i >= 5:
             times.append(a.elapsed_time(b))
     theirs = statistics.median(times)
-    print(f"kernel median: trtdoctor {ours:.4f} ms, torch.cuda.Event {theirs:.4f} ms")
+    print(f"kernel median: trtdoctor ({binding}) {ours:.4f} ms, torch.cuda.Event {theirs:.4f} ms")
     assert abs(ours - theirs) <= 0.15 * theirs + 0.02, (ours, theirs)

@@ -1,5 +1,5 @@
 """One sweep cell for real on a GPU: smoke's ``run_cell`` (cells.py) driven with a loaded
-engine and feeds, the stand-in engine of test_gpu_run_path (a CuPy kernel in TensorRT's
+engine and feeds, the stand-in engine of tests/gpu_standin.py (a CuPy kernel in TensorRT's
 enqueue; no full TensorRT installs on the GPU machine). Copies, events, graph replay, the
 accuracy against the reference, throughput and the speed-up are trtdoctor's own code.
 
@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_gpu_run_path import N, _gpu_ok, expected, pytestmark, standin_engine  # noqa: F401
+from gpu_standin import N, expected, standin_engine
+from test_gpu_run_path import _gpu_ok, pytestmark  # noqa: F401
 
 
 @pytest.mark.skipif(not _gpu_ok(), reason="no CUDA device")

@@ -168,3 +168,44 @@ def test_engine_compatibility_from_sidecar(tmp_path):
     (tmp_path / "bare.plan").write_bytes(b"x")
     assert isinstance(judge(tmp_path / "bare.plan", ok)[1][0], Finding)
     assert judge(tmp_path / "bare.plan", ok)[1][0].id == "engine.no-sidecar"
+
+
+def test_cuda_binding_is_cuda_python_first_then_pycuda(monkeypatch):
+    """cuda-python when installed, pycuda when it is the one installed; neither: the install hint."""
+    import importlib.util as iu
+
+    from trtdoctor.smoke import cuda_run
+    from trtdoctor.smoke.backends import SmokeError
+
+    real = iu.find_spec
+    chosen = []
+    monkeypatch.setattr(cuda_run.CudaPython, "__init__", lambda self, device=0: chosen.append(("cuda-python", device)))
+    monkeypatch.setattr(cuda_run.PyCuda, "__init__", lambda self, device=0: chosen.append(("pycuda", device)))
+    monkeypatch.setattr(cuda_run.importlib.util, "find_spec", lambda m: object() if m in ("cuda", "pycuda") else real(m))
+    cuda_run.binding_for("auto", 1)
+    monkeypatch.setattr(cuda_run.importlib.util, "find_spec", lambda m: object() if m == "pycuda" else None)
+    cuda_run.binding_for("auto", 0)
+    assert chosen == [("cuda-python", 1), ("pycuda", 0)]
+    monkeypatch.setattr(cuda_run.importlib.util, "find_spec", lambda m: None)
+    with pytest.raises(SmokeError, match="pycuda is not installed"):
+        cuda_run.binding_for("pycuda")
+    monkeypatch.undo()
+    monkeypatch.setattr(cuda_run.importlib.util, "find_spec", lambda m: None)
+    monkeypatch.setitem(sys.modules, "cuda", None)  # cuda-python absent
+    monkeypatch.setitem(sys.modules, "cuda.bindings", None)
+    with pytest.raises(SmokeError, match=r"cuda-python is not installed .*pip install 'trtdoctor\[smoke\]'"):
+        cuda_run.binding_for("auto")
+
+
+def test_backend_imports_the_bindings_wheels_module_name(tmp_path, monkeypatch):
+    """PyPI's tensorrt-rtx-cu13-bindings installs `tensorrt_rtx_bindings` (seen on the H100); the
+    package naming it `tensorrt_rtx` is a source package needing NVIDIA's index."""
+    from trtdoctor.smoke.backends import TensorRTBackend
+
+    (tmp_path / "tensorrt_rtx_bindings").mkdir()
+    (tmp_path / "tensorrt_rtx_bindings" / "__init__.py").write_text("__version__ = '1.7.1.116'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    be = TensorRTBackend("tensorrt_rtx")
+    assert be.available() == (True, "1.7.1.116") and be.trt.__name__ == "tensorrt_rtx_bindings"
+    ok, why = TensorRTBackend("tensorrt_nonesuch").available()
+    assert not ok and "import tensorrt_nonesuch failed" in why and "import tensorrt_nonesuch_bindings failed" in why

@@ -140,15 +140,19 @@ def run_engine(trt, engine_, feeds, outputs, iterations, warmup, no_transfers=Fa
 
 cuda_run.run_engine = run_engine
 rep, findings = engine.recheck(report.load(sys.argv[1]))
+if len(sys.argv) > 5:  # a GPU row for the precision table; no preflight findings to force past
+    rep["snapshot"]["precision"] = json.loads(sys.argv[5])
+    findings = []
 opts = dict(model=sys.argv[3], backend="tensorrt", iterations=5, warmup=1, device=0, engine_cache=sys.argv[2], cuda_graph=False, no_transfers=False, force=True) | json.loads(sys.argv[4])
 print(json.dumps(runner.smoke(rep, findings, opts), default=str))
 """
 
 
-def measured(saved, tmp_path, version="10.13.3.9", **opts):
+def measured(saved, tmp_path, version="10.13.3.9", precision_table=None, **opts):
     model = keras_nhwc(tmp_path / "k.onnx")
     env = {**os.environ, "PYTHONPATH": FAKE + os.pathsep + str(REPO), "FAKE_TRT_VERSION": version}
-    res = subprocess.run([sys.executable, "-c", HARNESS, str(saved), str(tmp_path / "engines"), str(model), json.dumps(opts)], capture_output=True, text=True, env=env, timeout=300)
+    extra = [json.dumps(precision_table)] if precision_table else []
+    res = subprocess.run([sys.executable, "-c", HARNESS, str(saved), str(tmp_path / "engines"), str(model), json.dumps(opts), *extra], capture_output=True, text=True, env=env, timeout=300)
     assert res.returncode == 0, res.stderr
     return json.loads(res.stdout.strip().splitlines()[-1])
 
@@ -168,16 +172,38 @@ def test_every_cell_measured_with_speedups_over_fp32_and_the_baseline(saved, tmp
 
 
 def test_a_cell_that_fails_to_build_is_a_row_and_the_others_still_run(saved, tmp_path):
-    # TensorRT 11 takes INT8 only from Q/DQ nodes: the int8 engine is refused, fp32 runs
-    r = measured(saved, tmp_path, version="11.4.0.106", precision="fp32", precisions=["fp32", "int8"], batch=1, batches=[1, 2])
+    # TensorRT 11 has no calibrators: implicit INT8, asked for, is refused; fp32 still runs
+    r = measured(saved, tmp_path, version="11.4.0.106", precision="fp32", precisions=["fp32", "int8"], batch=1, batches=[1, 2], quantization="implicit")
     assert r["result"] == "FAIL"
     ok = [x for x in r["runs"] if x["passed"]]
     bad = [x for x in r["runs"] if not x["passed"]]
     assert [(x["precision"], x["batch"]) for x in ok] == [("fp32", 1), ("fp32", 2)]
-    assert [(x["precision"], x["batch"]) for x in bad] == [("int8", 1), ("int8", 2)] and all("Q/DQ" in x["reason"] for x in bad)
+    assert [(x["precision"], x["batch"]) for x in bad] == [("int8", 1), ("int8", 2)] and all(x["reason"].startswith("--quantization implicit: ") for x in bad)
     assert r["reason"].startswith("2 of 4 cells failed; int8 batch 1: ") and [b["precision"] for b in r["builds"]] == ["fp32"]
     text = smoke_text(r)
     assert text.count("      ✗ ") == 2 and text.splitlines()[-1].startswith("FAIL: 2 of 4 cells failed")
+
+
+P4 = {"tensorrt": "10.13.3.9", "gpus": [{"index": 0, "name": "Tesla P4", "compute_capability": "6.1", "support": {"fp32": True, "fp16": "slow", "int8": True}, "note": "no fast FP16"}]}
+
+
+def test_a_refused_precision_is_its_rows_and_the_others_run(saved, tmp_path):
+    r = measured(saved, tmp_path, precision_table=P4, force=False, precision="fp32", precisions=["fp32", "fp16"], batch=1, batches=[1, 2])
+    rows = {(x["precision"], x["batch"]): x for x in r["runs"]}
+    assert rows[("fp32", 1)]["passed"] and rows[("fp32", 2)]["passed"]
+    assert rows[("fp16", 2)]["reason"] == "refused: FP16 on Tesla P4 (sm_61) runs far slower than FP32 (no fast FP16); pass --force to try anyway"
+    assert [b["precision"] for b in r["builds"]] == ["fp32"] and r["result"] == "FAIL"
+    alone = measured(saved, tmp_path, precision_table=P4, force=False, precision="fp16", batch=1)  # every precision refused: nothing built
+    assert alone["reason"].startswith("refused: FP16 on Tesla P4") and "runs" not in alone
+
+
+def test_int8_in_a_sweep_is_built_from_its_qdq_model_once(saved, tmp_path):
+    r = measured(saved, tmp_path, version="11.4.0.106", precision="fp16", precisions=["fp16", "int8"], batch=1, batches=[1, 2])
+    assert r["result"] == "PASS", r.get("reason")
+    assert r["int8"]["mode"] == "explicit" and r["int8"]["accuracy"]["passed"]
+    plan = json.loads((tmp_path / "engines" / "k-tensorrt-int8.plan").read_bytes())
+    assert plan["qdq_nodes"] > 0 and [b["precision"] for b in r["builds"]] == ["fp16", "int8"]
+    assert "int8: explicit quantization" in smoke_text(r)
 
 
 def test_a_single_cell_keeps_todays_keys(saved, tmp_path):

@@ -127,7 +127,7 @@ def test_trtexec_runs_each_cell_beside_ours_and_its_figures_are_reported(saved, 
     assert "  trtexec 10.2.0 fp16 batch 4: GPU median 7.141 p90 10.288 p99 12.948 ms, 130.3 qps (521.2 items/s)" in text
 
 
-def test_a_strongly_typed_tensorrt_gives_trtexec_the_same_fp16_graph(saved, tmp_path):
+def test_a_strongly_typed_tensorrt_gives_trtexec_the_same_fp16_and_qdq_graphs(saved, tmp_path):
     model = keras_nhwc(tmp_path / "k.onnx")
     cache = tmp_path / "engines"
     r = json.loads(smoke(saved, model, "--precision", "fp16,int8", "--engine-cache", str(cache), env=env(tmp_path, version="11.4.0.106")).stdout)
@@ -135,7 +135,9 @@ def test_a_strongly_typed_tensorrt_gives_trtexec_the_same_fp16_graph(saved, tmp_
     graph = cache / "k-trtexec-fp16.onnx"
     assert fp16["command"][1] == f"--onnx={graph}" and "--stronglyTyped" in fp16["command"] and "--fp16" not in fp16["command"]
     assert onnx.load(str(graph)).graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT16
-    assert not int8["passed"] and "Q/DQ" in int8["reason"] and int8["command"] == []
+    qdq = cache / "k-trtexec-int8.onnx"  # the Q/DQ model ours built INT8 from
+    assert int8["command"][1] == f"--onnx={qdq}" and "--stronglyTyped" in int8["command"] and int8["passed"]
+    assert any(n.op_type == "QuantizeLinear" for n in onnx.load(str(qdq)).graph.node)
 
 
 def test_without_trtexec_there_is_no_key_and_one_note(saved, tmp_path):

@@ -168,6 +168,9 @@ def build_parser() -> Parser:
     s.add_argument("--input-data", metavar="FILE.npz", help="the inputs to run, one array per input name (seeded random otherwise)")
     s.add_argument("--export", metavar="DIR", help="write the FP32/FP16/Q-DQ INT8 models, shapes and their onnxruntime accuracy; needs no TensorRT")
     s.add_argument("--calib-data", metavar="DIR|FILE.npz", help="INT8 calibration inputs: an .npz (first axis: samples) or a folder of them")
+    s.add_argument("--calibrator", choices=("entropy", "minmax"), help="TensorRT calibrator for implicit INT8 (default: entropy); explicit Q/DQ models take onnxruntime MinMax ranges")
+    s.add_argument("--calib-cache", metavar="FILE", help="TensorRT calibration cache: read when it exists (no data needed), written after a calibration")
+    s.add_argument("--quantization", choices=("explicit", "implicit"), help="INT8 from Q/DQ nodes or from a calibrator (default: explicit where TensorRT deprecated or removed calibrators, per the kb)")
     s.add_argument("--engine-cache", metavar="DIR", help="where engines, sidecars and the timing cache go")
     s.add_argument("--workspace", type=count(1), metavar="MiB", help="the most scratch memory any layer may use while building (TensorRT's default: the whole GPU)")
     s.add_argument("-v", "--verbose", action="store_true", help="keep TensorRT's INFO and VERBOSE log: on stderr as it comes (text), in build.log (json)")
@@ -436,7 +439,7 @@ def cmd_smoke(a: argparse.Namespace) -> int:
     else:
         rep, findings = run.check(make_target(None, None, [], a.timeout))
     keys = ("precision", "model", "backend", "batch", "iterations", "warmup", "device", "engine_cache", "cuda_graph", "no_transfers", "force")
-    opts = {k: getattr(a, k) for k in keys + ("shapes", "min_shapes", "opt_shapes", "max_shapes", "input_data", "export", "calib_data")}
+    opts = {k: getattr(a, k) for k in keys + ("shapes", "min_shapes", "opt_shapes", "max_shapes", "input_data", "export", "calib_data", "calibrator", "calib_cache", "quantization")}
     opts |= {"precisions": a.precision, "precision": a.precision[0], "batches": a.batch, "batch": a.batch[0], "workspace": a.workspace, "verbose": a.verbose}
     opts |= {"trtexec": a.trtexec, "trtexec_timeout": a.trtexec_timeout}
     if a.verbose and a.format == "text":

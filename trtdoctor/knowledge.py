@@ -222,6 +222,15 @@ def removed_api(major: int | None, name: str) -> dict | None:
     return min(rows, key=lambda r: r["major"], default=None)
 
 
+def deprecated_api(version: str | None, name: str) -> dict | None:
+    """The kb row saying TensorRT ``version`` (or an earlier release) deprecated the API
+    ``name``, with what supersedes it; None when it is not deprecated there."""
+    v = parse_version(version)
+    if v is None:
+        return None
+    return next((r for r in load("tensorrt").get("deprecated_apis", []) if r["name"] == name and v >= parse_version(r["since"])), None)
+
+
 def tf_release(version: str | None) -> dict | None:
     mm = _series_key(version)
     if mm is None:

@@ -1282,6 +1282,29 @@ class SmokeExport(_SmokeExportBase, total=False):
     calibration: ExportCalibration
 
 
+class _SmokeInt8Base(TypedDict):
+    mode: Literal["implicit", "explicit"]
+    why: str
+    calibrator: Literal["entropy", "minmax"]
+    warnings: List[str]
+
+
+class SmokeInt8(_SmokeInt8Base, total=False):
+    """How ``--precision int8`` was made INT8. ``implicit``: BuilderFlag.INT8 and a TensorRT
+    calibrator (Polygraphy's) fed ``batches`` from ``data`` (null: none read, the ``cache``
+    was reused); ``explicit``: a Q/DQ model made by onnxruntime from the same data, whose
+    ``accuracy`` against FP32 on onnxruntime was checked before TensorRT saw it.
+    ``synthetic``: seeded random data, scales that mean nothing for real inputs."""
+
+    data: Optional[str]
+    batches: int
+    synthetic: bool
+    cache: Optional[str]
+    cache_reused: bool
+    cache_written: bool
+    accuracy: SmokeValidation
+
+
 class _SmokeReportBase(TypedDict):
     schema: Literal["trtdoctor.smoke/1"]
     tool: Tool
@@ -1302,6 +1325,7 @@ class SmokeReport(_SmokeReportBase, total=False):
     baseline: SmokeBaseline
     baselines: List[SmokeBaseline]
     backend: SmokeBackend
+    int8: SmokeInt8
     build: SmokeBuild
     builds: List[SmokeBuild]
     runs: List[SmokeRun]

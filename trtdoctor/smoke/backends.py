@@ -108,11 +108,18 @@ class TensorRTBackend:
         self.verbose, self.echo = verbose, echo  # --verbose: keep INFO/VERBOSE; echo: show them as they come
 
     def available(self) -> tuple[bool, str]:
-        try:
-            self.trt = importlib.import_module(self.module_name)
-        except ImportError as exc:
-            return False, f"import {self.module_name} failed: {exc}"
-        return True, self.trt.__version__
+        """The module, or its ``_bindings`` twin: pip's bindings wheel installs
+        ``tensorrt_rtx_bindings`` (``tensorrt_bindings``), and the package that names it
+        ``tensorrt_rtx`` is a source package needing NVIDIA's index."""
+        errors = []
+        for name in (self.module_name, self.module_name + "_bindings"):
+            try:
+                self.trt = importlib.import_module(name)
+            except ImportError as exc:
+                errors.append(f"import {name} failed: {exc}")
+                continue
+            return True, self.trt.__version__
+        return False, "; ".join(errors)
 
     @property
     def major(self) -> int:
@@ -161,10 +168,10 @@ class TensorRTBackend:
         if self.strongly_typed:
             if precision in ("fp16", "best"):
                 graph, self.input_dtype = to_float16(model), "float16"
-            elif precision == "int8":
+            elif precision == "int8" and not any(n.op_type == "QuantizeLinear" for n in model.graph.node):
                 gone = knowledge.removed_api(self.major, "BuilderFlag.INT8")
                 why = f" (TensorRT {gone['major']} removed BuilderFlag.INT8: {gone['replacement']})" if gone else ""
-                raise SmokeError(f"{self.name} {trt.__version__} takes INT8 only from Q/DQ nodes in the graph{why}; trtdoctor does not insert them yet: use --precision fp16")
+                raise SmokeError(f"{self.name} {trt.__version__} takes INT8 only from Q/DQ nodes in the graph{why}, and this model has none")
         if not parser.parse(graph.SerializeToString()):
             errs = [str(parser.get_error(i)) for i in range(parser.num_errors)]
             raise SmokeError("ONNX parser failed: " + "; ".join(errs))
@@ -174,14 +181,15 @@ class TensorRTBackend:
                 config.set_flag(trt.BuilderFlag.FP16)
             if precision in ("int8", "best"):
                 config.set_flag(trt.BuilderFlag.INT8)
-                if calibration is not None:
-                    config.int8_calibrator = calibration
         if workspace_mib is not None:
             set_workspace(trt, config, workspace_mib << 20)
         prof = builder.create_optimization_profile()
         for name, (lo, opt, hi) in profile.shapes.items():
             prof.set_shape(name, lo, opt, hi)
         config.add_optimization_profile(prof)
+        if calibration is not None and not self.strongly_typed:
+            config.int8_calibrator = calibration
+            config.set_calibration_profile(prof)  # dynamic shapes: TensorRT calibrates at this profile's opt
         cache_file = cache_dir / "timing.cache" if cache_dir else None
         if hasattr(config, "create_timing_cache"):
             blob = cache_file.read_bytes() if cache_file and cache_file.exists() else b""

@@ -29,7 +29,7 @@ AREA = "tensorrt"
 # (pip: tensorrt-lean-cu13, tensorrt-dispatch-cu13; packages tensorrt_lean_bindings, ...) can
 # deserialize and run plans but cannot build. TensorRT-RTX plans need TensorRT-RTX's own runtime,
 # tensorrt_rtx.Runtime, used the same way (a native TensorRT runtime refuses them).
-RUNTIMES = ("tensorrt", "tensorrt_lean", "tensorrt_lean_bindings", "tensorrt_dispatch", "tensorrt_dispatch_bindings", "tensorrt_rtx")
+RUNTIMES = ("tensorrt", "tensorrt_bindings", "tensorrt_lean", "tensorrt_lean_bindings", "tensorrt_dispatch", "tensorrt_dispatch_bindings", "tensorrt_rtx", "tensorrt_rtx_bindings")
 LOG_LINES = 3
 
 # Runs in the judged Python. Prints its state as a JSON line after each stage, so a crash or a
@@ -275,9 +275,9 @@ def _sidecar_checks(engine: Path, meta: dict, snapshot: dict, des: Deserialized,
 def _runtimes_for(meta: dict | None) -> tuple[str, ...]:
     backend = _text((meta or {}).get("backend"))
     if backend == "tensorrt-rtx":
-        return ("tensorrt_rtx",)
+        return tuple(r for r in RUNTIMES if r.startswith("tensorrt_rtx"))
     if backend == "tensorrt":
-        return tuple(r for r in RUNTIMES if r != "tensorrt_rtx")
+        return tuple(r for r in RUNTIMES if not r.startswith("tensorrt_rtx"))
     return RUNTIMES
 
 

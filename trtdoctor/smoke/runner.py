@@ -9,6 +9,7 @@ from .. import __version__, knowledge
 from ..findings import Finding
 from . import trtexec
 from .backends import OrtBaseline, SmokeError, TensorRTBackend, ort_baseline
+from .calibrate import int8_build, int8_text
 from .cells import build_cell, engine_feeds, failed, guard, run_cell
 from .inputs import BadInput, describe, load_npz, parse_shapes, random_feeds, resolve, user_feeds
 from .sweep import add_speedups, check_covered, feeds_at, table_text
@@ -255,15 +256,18 @@ def _run(out: dict, backend_name: str, opts: dict, prep: Prepared, hint: str = "
     cache = Path(opts["engine_cache"] or os.path.join(os.path.expanduser("~"), ".cache", "trtdoctor", "engines"))
     cache.mkdir(parents=True, exist_ok=True)
     meta = {"model": opts["model"], "backend": be.name, "tensorrt": be.trt.__version__, "gpu": out["stack"]["gpu"], "compute_capability": out["stack"]["compute_capability"]}
-    rows, builds = [], []
+    ref = refs[batches[0]] if len(batches) == 1 else reference_outputs(prep, opts) if "int8" in precisions else None
+    rows, builds, graphs = [], [], {}
     for precision in precisions:
-        cell = Cells(be, prep, opts, feeds, refs, baselines)
+        cell = Cells(be, prep, opts, feeds, refs, baselines, out, ref)
         rows += cell.precision(precision, cache, meta, (refused or {}).get(precision))
         builds += [cell.build] if cell.build else []
+        if cell.model is not None and cell.model is not prep.model:
+            graphs[precision] = cell.model  # INT8's Q/DQ model: trtexec gets it too
     add_speedups(rows)
     out["builds"], out["runs"] = builds, rows
     if opts.get("trtexec", True):
-        tx = trtexec.baseline(prep, opts, be.strongly_typed, cache, precisions, batches)
+        tx = trtexec.baseline(prep, opts, be.strongly_typed, cache, precisions, batches, graphs)
         if tx is None:
             out["notes"] = [trtexec.NOTE_ABSENT]
         else:
@@ -274,19 +278,27 @@ def _run(out: dict, backend_name: str, opts: dict, prep: Prepared, hint: str = "
 class Cells:
     """The cells of one precision: its engine, built once, and each batch run on it."""
 
-    def __init__(self, be, prep: Prepared, opts: dict, feeds: dict, refs: dict, baselines: dict):
+    def __init__(self, be, prep: Prepared, opts: dict, feeds: dict, refs: dict, baselines: dict, out: dict, ref: list | None):
         self.be, self.prep, self.opts, self.feeds, self.refs, self.baselines = be, prep, opts, feeds, refs, baselines
-        self.build = None
+        self.out, self.ref = out, ref  # ref: FP32 outputs on prep.feeds, what INT8's Q/DQ model is checked by
+        self.build = self.model = None
 
-    def precision(self, precision: str, cache: Path, meta: dict, refusal: str | None, calibrator=None) -> list[dict]:
+    def precision(self, precision: str, cache: Path, meta: dict, refusal: str | None) -> list[dict]:
         if refusal:
             return [failed(precision, b, f"refused: {refusal}") for b in self.feeds]
-        built, why = guard(build_cell, self.be, self.prep.model, precision, self.prep.profile, cache, meta, calibrator, workspace_mib=self.opts.get("workspace"))
+        built, why = guard(self._build, precision, cache, meta)
         if why:
             return [failed(precision, b, why) for b in self.feeds]
         self.build = built["build"]
         engine, why = guard(self.be.load, built["plan"])
         return [self.batch(precision, b, engine, why) for b in self.feeds]
+
+    def _build(self, precision: str, cache: Path, meta: dict) -> dict:
+        """INT8's calibrator or Q/DQ model (calibrate.py) around the build of the engine."""
+        with int8_build(self.be, self.prep, self.ref, self.opts | {"precision": precision}, self.out) as (model, calibrator):
+            built = build_cell(self.be, model, precision, self.prep.profile, cache, meta, calibrator, workspace_mib=self.opts.get("workspace"))
+        self.model = model
+        return built
 
     def batch(self, precision: str, batch: int, engine, why: str | None) -> dict:
         sizes = {"engine_bytes": self.build["engine_bytes"], "build_seconds": self.build["seconds"], "baseline_ms": self.baselines[batch]["latency_ms"]["median"]}
@@ -342,6 +354,7 @@ def smoke_text(r: dict) -> str:
         from .export import summary_text
 
         lines += ["  " + line for line in summary_text(r["export"]).splitlines()]
+    lines += int8_text(r.get("int8"))
     for b in r.get("builds") or ([r["build"]] if r.get("build") else []):
         which = f" {b['precision']}" if "precision" in b and len(precisions) > 1 else ""
         limit = f", workspace ≤ {b['workspace_mib']} MiB" if b.get("workspace_mib") else ""

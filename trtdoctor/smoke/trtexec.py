@@ -141,9 +141,10 @@ def one(cmd: list[str], precision: str, batch: int, timeout: float) -> dict:
     return row
 
 
-def baseline(prep, opts: dict, strongly_typed: bool, cache: Path, precisions: list[str], batches: list[int]) -> dict | None:
+def baseline(prep, opts: dict, strongly_typed: bool, cache: Path, precisions: list[str], batches: list[int], graphs: dict | None = None) -> dict | None:
     """trtexec on every cell ours ran: one build per precision (saved), each batch timed on
-    it. None when trtexec is not on PATH."""
+    it; ``graphs``: the model ours built for a precision where it is not the user's (INT8's
+    Q/DQ model). None when trtexec is not on PATH."""
     from .sweep import shapes_at
 
     exe = find()
@@ -154,11 +155,12 @@ def baseline(prep, opts: dict, strongly_typed: bool, cache: Path, precisions: li
     stem = Path(opts["model"]).stem or "model"
     runs = []
     for p in precisions:
-        if strongly_typed and p == "int8":
+        graph = (graphs or {}).get(p)
+        if strongly_typed and p == "int8" and graph is None:
             runs += [{"precision": p, "batch": b, "command": [], "passed": False, "reason": "not run: a strongly typed TensorRT takes INT8 only from Q/DQ nodes, as ours said"} for b in batches]
             continue
         try:
-            model = model_for(prep, opts, p, strongly_typed, cache, stem)
+            model = _write(cache / f"{stem}-trtexec-{p}.onnx", graph.SerializeToString()) if graph is not None else model_for(prep, opts, p, strongly_typed, cache, stem)
         except OSError as exc:
             runs += [{"precision": p, "batch": b, "command": [], "passed": False, "reason": f"the model for trtexec could not be written: {exc}"} for b in batches]
             continue

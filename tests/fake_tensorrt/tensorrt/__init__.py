@@ -5,7 +5,8 @@ version-dependent differences that matter (TensorRT 11 has no FP16/INT8 builder 
 a STRONGLY_TYPED network flag). It builds nothing: the "plan" is JSON describing what was
 asked, so tests can assert on it. Version from FAKE_TRT_VERSION; FAKE_TRT_REFUSE makes
 deserialization fail the way TensorRT-RTX does on an unsupported GPU. Bytes that are not such a
-plan (no MAGIC) deserialize to None with the message a real TensorRT logs for junk.
+plan (no MAGIC) deserialize to None with the message a real TensorRT logs for junk. Below 11 it
+has the INT8 calibrator base classes, and its builder drives a set calibrator as TensorRT does.
 """
 
 import enum
@@ -52,6 +53,7 @@ class _Network:
     def __init__(self, flags):
         self.flags = flags
         self.input_dtype = None
+        self.input_names, self.qdq_nodes = [], 0
 
 
 class OnnxParser:
@@ -65,6 +67,9 @@ class OnnxParser:
         model = onnx.load_from_string(data)
         self.network.input_dtype = onnx.helper.tensor_dtype_to_np_dtype(model.graph.input[0].type.tensor_type.elem_type).name
         _warn_int64(self.logger, model)
+        inits = {i.name for i in model.graph.initializer}
+        self.network.input_names = [i.name for i in model.graph.input if i.name not in inits]
+        self.network.qdq_nodes = sum(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in model.graph.node)
         return True
 
 
@@ -148,6 +153,12 @@ class Builder:
 
     def build_serialized_network(self, network, config):
         self.logger.log(ILogger.Severity.VERBOSE, "Original: 7 layers")
+        calibration = None
+        if "INT8" in config.flags and config.int8_calibrator is not None:
+            calibration = _calibrate(config.int8_calibrator, network.input_names)
+            if calibration is None:
+                self.logger.log(ILogger.ERROR, "Calibration failure occurred with no scaling factors detected. This could be due to no int8 calibrator or insufficient custom scales for network layers.")
+                return None
         return json.dumps(
             {
                 "fake": True,
@@ -158,6 +169,8 @@ class Builder:
                 "profiles": [p.shapes for p in config.profiles],
                 "calibrator": config.int8_calibrator is not None,
                 "memory_pool_limits": config.pools,
+                "calibration": calibration,
+                "qdq_nodes": network.qdq_nodes,
             }
         ).encode()
 
@@ -174,3 +187,61 @@ class Runtime:
             self.logger.log(ILogger.ERROR, "IRuntime::deserializeCudaEngine: Error Code 1: Serialization (Serialization assertion plan.header.size == blobSize failed.)")
             return None
         return json.loads(plan)
+
+
+# --- INT8 calibration (implicit quantization; TensorRT 11 removed it) ----------------------------
+# The builder drives a set calibrator as TensorRT documents: read_calibration_cache(); a cache
+# whose header names this version and the calibrator's algorithm is used as is; otherwise
+# get_batch_size(), then get_batch(input names) until it returns None, then
+# write_calibration_cache(buffer). What it saw goes into the plan's "calibration".
+
+if _MAJOR < 11:
+
+    class CalibrationAlgoType(enum.IntEnum):
+        LEGACY_CALIBRATION, ENTROPY_CALIBRATION, ENTROPY_CALIBRATION_2, MINMAX_CALIBRATION = range(4)
+
+    class IInt8Calibrator:
+        def __init__(self):
+            pass
+
+    class IInt8LegacyCalibrator(IInt8Calibrator):
+        def get_algorithm(self):
+            return CalibrationAlgoType.LEGACY_CALIBRATION
+
+    class IInt8EntropyCalibrator(IInt8Calibrator):
+        def get_algorithm(self):
+            return CalibrationAlgoType.ENTROPY_CALIBRATION
+
+    class IInt8EntropyCalibrator2(IInt8Calibrator):
+        def get_algorithm(self):
+            return CalibrationAlgoType.ENTROPY_CALIBRATION_2
+
+    class IInt8MinMaxCalibrator(IInt8Calibrator):
+        def get_algorithm(self):
+            return CalibrationAlgoType.MINMAX_CALIBRATION
+
+    _CACHE_NAMES = {"LEGACY_CALIBRATION": "LegacyCalibration", "ENTROPY_CALIBRATION": "EntropyCalibration", "ENTROPY_CALIBRATION_2": "EntropyCalibration2", "MINMAX_CALIBRATION": "MinMaxCalibration"}
+
+    def _cache_header(calibrator) -> bytes:
+        major, minor, patch = (int(x) for x in __version__.split(".")[:3])
+        return f"TRT-{major * 10000 + minor * 100 + patch}-{_CACHE_NAMES[calibrator.get_algorithm().name]}".encode()
+
+    def _calibrate(calibrator, names):
+        header = _cache_header(calibrator)
+        cached = calibrator.read_calibration_cache()
+        if cached and bytes(cached).split(b"\n", 1)[0] == header:
+            return {"algorithm": calibrator.get_algorithm().name, "cache_used": True, "batches": 0, "pointers": []}
+        calibrator.get_batch_size()
+        pointers = []
+        while (ptrs := calibrator.get_batch(names)) is not None:
+            pointers.append([int(p) for p in ptrs])
+        if not pointers:
+            return None
+        body = header + b"\n" + b"".join(f"{n}: 3c010a14\n".encode() for n in names)
+        calibrator.write_calibration_cache(memoryview(body))  # TensorRT hands over a buffer, not bytes
+        return {"algorithm": calibrator.get_algorithm().name, "cache_used": False, "batches": len(pointers), "pointers": pointers}
+
+    def _set_calibration_profile(config, profile):
+        config.calibration_profile = profile
+
+    _Config.set_calibration_profile = _set_calibration_profile
