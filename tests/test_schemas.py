@@ -224,11 +224,11 @@ from trtdoctor.smoke import cuda_run, runner
 from trtdoctor.smoke.backends import OrtBaseline
 from trtdoctor.smoke.model import reference_model
 
-def run_engine(trt, engine_, feeds, outputs, iterations, warmup, no_transfers=False, cuda_graph=False):
+def run_engine(trt, engine_, feeds, outputs, iterations, warmup, no_transfers=False, cuda_graph=False, binding="auto", device=0):
     # no GPU here: the reference outputs and steady timings stand in for the device run
     ys = OrtBaseline(reference_model()).run({k: v.astype(np.float32) for k, v in feeds.items()})
     n = iterations
-    return {"outputs": ys, "gpu_ms": [1.0 + i / 1000 for i in range(n)], "e2e_ms": [1.5 + i / 1000 for i in range(n)], "enqueue_ms": [0.1] * n, "transfer_ms": [0.2] * n}
+    return {"outputs": ys, "gpu_ms": [1.0 + i / 1000 for i in range(n)], "e2e_ms": [1.5 + i / 1000 for i in range(n)], "enqueue_ms": [0.1] * n, "transfer_ms": [0.2] * n, "binding": "pycuda", "cuda_graph": False, "notes": ["--cuda-graph: pycuda has no CUDA-graph API"]}
 
 cuda_run.run_engine = run_engine
 rep, findings = engine.recheck(report.load(sys.argv[1]))
@@ -251,6 +251,8 @@ def test_full_smoke_report_validates(rich_report, tmp_path):
     out = json.loads(res.stdout.strip().splitlines()[-1])
     assert out["result"] == "PASS", out.get("reason")
     assert {"model", "baseline", "backend", "build", "validation", "benchmark"} <= set(out)
+    bm = out["benchmark"]  # which CUDA bindings ran it, and the note a graph-less binding leaves
+    assert bm["cuda_binding"] == "pycuda" and bm["cuda_graph"] is False and bm["warnings"][0] == "--cuda-graph: pycuda has no CUDA-graph API"
     assert_valid(SMOKE, out)
 
 

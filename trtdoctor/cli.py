@@ -145,6 +145,8 @@ def build_parser() -> Parser:
     _target_options(f)
     f.set_defaults(handler=cmd_fix)
 
+    from .smoke.sweep import parse_batches, parse_precisions
+
     s = sub.add_parser(
         "smoke",
         help="build, validate and benchmark a reference model: proof that the stack works",
@@ -152,10 +154,10 @@ def build_parser() -> Parser:
         epilog="examples:\n  trtdoctor smoke --precision fp16\n  trtdoctor smoke --backend tensorrt-rtx --format json",
         formatter_class=fmt,
     )
-    s.add_argument("--precision", choices=("fp32", "fp16", "int8", "best"), default="fp16")
+    s.add_argument("--precision", type=parse_precisions, default="fp16", metavar="fp32|fp16|int8|best[,...]", help="a comma list sweeps: one engine per precision (default fp16)")
     s.add_argument("--model", default="reference", metavar="reference|PATH.onnx|SAVEDMODEL_DIR")
     s.add_argument("--backend", choices=("auto", "tensorrt", "tf-trt", "tensorrt-rtx"), default="auto")
-    s.add_argument("--batch", type=count(1), default=8)
+    s.add_argument("--batch", type=parse_batches, default="8", metavar="N[,N...]", help="a comma list sweeps, e.g. 1,10,32: each batch runs on the same engine (default 8)")
     s.add_argument("--iterations", type=count(1), default=200)
     s.add_argument("--warmup", type=count(0), default=20)
     s.add_argument("--device", type=count(0), default=0)
@@ -169,9 +171,12 @@ def build_parser() -> Parser:
     s.add_argument("--calibrator", choices=("entropy", "minmax"), help="TensorRT calibrator for implicit INT8 (default: entropy); explicit Q/DQ models take onnxruntime MinMax ranges")
     s.add_argument("--calib-cache", metavar="FILE", help="TensorRT calibration cache: read when it exists (no data needed), written after a calibration")
     s.add_argument("--quantization", choices=("explicit", "implicit"), help="INT8 from Q/DQ nodes or from a calibrator (default: explicit where TensorRT deprecated or removed calibrators, per the kb)")
-    s.add_argument("--workspace", type=count(1), metavar="MiB", help="builder workspace limit (TF-TRT: max_workspace_size_bytes)")
     s.add_argument("--min-segment-size", type=count(1), metavar="N", help="TF-TRT: the fewest ops a TensorRT segment may hold (TensorFlow's default otherwise)")
     s.add_argument("--engine-cache", metavar="DIR", help="where engines, sidecars and the timing cache go")
+    s.add_argument("--workspace", type=count(1), metavar="MiB", help="the most scratch memory any layer may use while building (TensorRT's default: the whole GPU; TF-TRT: max_workspace_size_bytes)")
+    s.add_argument("-v", "--verbose", action="store_true", help="keep TensorRT's INFO and VERBOSE log: on stderr as it comes (text), in build.log (json)")
+    s.add_argument("--no-trtexec", dest="trtexec", action="store_false", help="do not run trtexec beside ours, even where it is on PATH")
+    s.add_argument("--trtexec-timeout", type=seconds, default=600.0, metavar="SECONDS", help="the most one trtexec call may take (default 600)")
     s.add_argument("--cuda-graph", action="store_true", help="capture the inference in a CUDA graph")
     s.add_argument("--no-transfers", action="store_true", help="keep data on the device while timing")
     s.add_argument("--force", action="store_true", help="go on despite preflight findings or a refused precision")
@@ -435,7 +440,11 @@ def cmd_smoke(a: argparse.Namespace) -> int:
     else:
         rep, findings = run.check(make_target(None, None, [], a.timeout))
     keys = ("precision", "model", "backend", "batch", "iterations", "warmup", "device", "engine_cache", "cuda_graph", "no_transfers", "force")
-    opts = {k: getattr(a, k) for k in keys + ("shapes", "min_shapes", "opt_shapes", "max_shapes", "input_data", "export", "calib_data", "calibrator", "calib_cache", "quantization", "workspace", "min_segment_size")}
+    opts = {k: getattr(a, k) for k in keys + ("shapes", "min_shapes", "opt_shapes", "max_shapes", "input_data", "export", "calib_data", "calibrator", "calib_cache", "quantization", "min_segment_size")}
+    opts |= {"precisions": a.precision, "precision": a.precision[0], "batches": a.batch, "batch": a.batch[0], "workspace": a.workspace, "verbose": a.verbose}
+    opts |= {"trtexec": a.trtexec, "trtexec_timeout": a.trtexec_timeout}
+    if a.verbose and a.format == "text":
+        opts["echo"] = lambda line: print(visible(line), file=sys.stderr, flush=True)
     try:
         result = do_smoke(rep, findings, opts)
     except BadInput as exc:

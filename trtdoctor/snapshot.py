@@ -1024,8 +1024,11 @@ class SmokeStack(TypedDict):
     tensorrt: Optional[str]
 
 
-class SmokeRequest(TypedDict):
-    precision: Literal["fp32", "fp16", "int8", "best"]
+SmokePrecision = Literal["fp32", "fp16", "int8", "best"]
+
+
+class _SmokeRequestBase(TypedDict):
+    precision: SmokePrecision
     batch: int
     iterations: int
     warmup: int
@@ -1034,6 +1037,16 @@ class SmokeRequest(TypedDict):
     cuda_graph: bool
     no_transfers: bool
     backend: str
+
+
+class SmokeRequest(_SmokeRequestBase, total=False):
+    """``precision`` and ``batch`` are the first of ``precisions`` and ``batches``, the
+    lists a sweep (``--precision fp32,fp16 --batch 1,10,32``) runs."""
+
+    precisions: List[SmokePrecision]
+    batches: List[int]
+    workspace_mib: Optional[int]
+    verbose: bool
 
 
 class LatencyStats(TypedDict):
@@ -1064,6 +1077,7 @@ class SmokeBaseline(_SmokeBaselineBase, total=False):
     available_providers: List[str]
     throughput_items_per_s: float
     warnings: List[str]
+    batch: int
 
 
 class SmokeBackend(TypedDict):
@@ -1073,15 +1087,33 @@ class SmokeBackend(TypedDict):
     strongly_typed: Optional[bool]
 
 
-class SmokeBuild(TypedDict):
-    """The engine build: ``engine`` is the saved plan file (a JSON sidecar sits next to it);
-    ``flags`` the builder precision flags (none for strongly typed networks)."""
+class BuildWarning(TypedDict):
+    """A WARNING TensorRT logged while building, and how many times it came."""
 
+    message: str
+    count: int
+
+
+class _SmokeBuildBase(TypedDict):
     seconds: float
     engine_bytes: int
     engine: str
     flags: List[str]
     strongly_typed: bool
+
+
+class SmokeBuild(_SmokeBuildBase, total=False):
+    """The engine build: ``engine`` is the saved plan file (a JSON sidecar sits next to it);
+    ``flags`` the builder precision flags (none for strongly typed networks); ``precision``
+    in ``builds``, one per precision of a sweep. ``warnings``: what TensorRT warned of while
+    building (also when the build succeeded); ``log``: its whole log, with ``--verbose``, one
+    line per message led by its severity's letter ([E], [W], [I], [V]); ``workspace_mib``:
+    the workspace limit asked with ``--workspace``."""
+
+    precision: SmokePrecision
+    warnings: List[BuildWarning]
+    log: List[str]
+    workspace_mib: int
 
 
 class Tolerance(TypedDict):
@@ -1100,15 +1132,91 @@ class SmokeValidation(TypedDict):
     passed: bool
 
 
-class SmokeBenchmark(TypedDict):
-    """GPU time (CUDA events) and end-to-end time (host clock); ``warnings`` are trtexec's
-    enqueue-bound / transfer-bound / unstable advice."""
-
+class _SmokeBenchmarkBase(TypedDict):
     gpu_ms: LatencyStats
     e2e_ms: LatencyStats
     throughput_items_per_s: float
     speedup_vs_baseline: float
     warnings: List[str]
+
+
+class SmokeBenchmark(_SmokeBenchmarkBase, total=False):
+    """GPU time (CUDA events) and end-to-end time (host clock); ``warnings`` are trtexec's
+    enqueue-bound / transfer-bound / unstable advice. ``cuda_binding``: the CUDA bindings that
+    ran it (cuda-python, or pycuda where it is the one installed); ``cuda_graph``: whether the
+    enqueue really was a replayed CUDA graph (pycuda has no graph API)."""
+
+    cuda_binding: Literal["cuda-python", "pycuda"]
+    cuda_graph: bool
+
+
+class _SmokeRunBase(TypedDict):
+    precision: SmokePrecision
+    batch: int
+    passed: bool
+
+
+class SmokeRun(_SmokeRunBase, total=False):
+    """One cell of a sweep: a batch run on the engine of a precision. ``accuracy``: against
+    FP32 on onnxruntime's CPU provider; ``speedup_vs_baseline``: the baseline's end-to-end
+    median (``baseline_ms``) over ours; ``speedup_vs_fp32``: FP32 TensorRT's GPU median over
+    ours, at the same batch. A failed cell has its ``reason`` and what was measured before."""
+
+    reason: str
+    gpu_ms: LatencyStats
+    e2e_ms: LatencyStats
+    throughput_items_per_s: float
+    accuracy: SmokeValidation
+    engine_bytes: int
+    build_seconds: float
+    baseline_ms: float
+    speedup_vs_baseline: float
+    speedup_vs_fp32: float
+    warnings: List[str]
+    cuda_binding: Literal["cuda-python", "pycuda"]
+    cuda_graph: bool
+
+
+class TrtexecStats(TypedDict, total=False):
+    """As trtexec prints them, in ms: the percentiles are those it printed (p90, p95, p99)."""
+
+    min: float
+    mean: float
+    median: float
+    max: float
+    p90: float
+    p95: float
+    p99: float
+
+
+class _TrtexecRunBase(TypedDict):
+    precision: SmokePrecision
+    batch: int
+    command: List[str]
+    passed: bool
+
+
+class TrtexecRun(_TrtexecRunBase, total=False):
+    """One trtexec call: the first of a precision builds and saves its engine, the others
+    load it. ``gpu_ms``: its GPU Compute Time; ``latency_ms``: its host latency (with
+    copies); ``throughput_qps``: queries (batches) per second; ``reason``: why it gave no
+    figures (its last error lines, or the timeout)."""
+
+    reason: str
+    seconds: float
+    gpu_ms: TrtexecStats
+    latency_ms: TrtexecStats
+    enqueue_ms: TrtexecStats
+    throughput_qps: float
+    throughput_items_per_s: float
+
+
+class SmokeTrtexec(TypedDict):
+    """trtexec from PATH, run on the same model, profile and options as ours."""
+
+    path: str
+    version: Optional[str]
+    runs: List[TrtexecRun]
 
 
 class SmokeTensor(TypedDict):
@@ -1293,9 +1401,14 @@ class SmokeReport(_SmokeReportBase, total=False):
     model: SmokeModel
     export: SmokeExport
     baseline: SmokeBaseline
+    baselines: List[SmokeBaseline]
     backend: SmokeBackend
     int8: SmokeInt8
     build: SmokeBuild
+    builds: List[SmokeBuild]
+    runs: List[SmokeRun]
+    trtexec: SmokeTrtexec
+    notes: List[str]
     validation: SmokeValidation
     benchmark: SmokeBenchmark
     tensorflow: SmokeTensorFlow

@@ -101,10 +101,11 @@ PROVIDER_NAMES = {"TensorrtExecutionProvider": "onnxruntime-tensorrt", "CUDAExec
 class TensorRTBackend:
     """Native TensorRT (module ``tensorrt``) or TensorRT-RTX (``tensorrt_rtx``)."""
 
-    def __init__(self, module: str = "tensorrt"):
+    def __init__(self, module: str = "tensorrt", verbose: bool = False, echo=None):
         self.module_name = module
         self.name = "tensorrt-rtx" if module == "tensorrt_rtx" else "tensorrt"
         self.trt = None
+        self.verbose, self.echo = verbose, echo  # --verbose: keep INFO/VERBOSE; echo: show them as they come
 
     def available(self) -> tuple[bool, str]:
         """The module, or its ``_bindings`` twin: pip's bindings wheel installs
@@ -131,20 +132,27 @@ class TensorRTBackend:
         return self.name == "tensorrt-rtx" or knowledge.removed_api(self.major, "BuilderFlag.FP16") is not None
 
     def _logger(self):
-        trt = self.trt
+        from .buildlog import BuildLog
+
+        trt, book = self.trt, BuildLog(self.verbose, self.echo)
 
         class Log(trt.ILogger):
             def __init__(self):
                 trt.ILogger.__init__(self)
-                self.messages: list[str] = []
+                self.book = book
+
+            @property
+            def messages(self) -> list[str]:
+                return book.messages
 
             def log(self, severity, msg):
-                self.messages.append(str(msg))
+                book.add(severity, msg)
 
         return Log()
 
-    def build(self, model, precision: str, profile, cache_dir: Path | None, calibration=None) -> dict:
-        """``profile``: an inputs.Profile, one (min, opt, max) per input."""
+    def build(self, model, precision: str, profile, cache_dir: Path | None, calibration=None, workspace_mib: int | None = None) -> dict:
+        """``profile``: an inputs.Profile, one (min, opt, max) per input; ``workspace_mib``:
+        the most scratch memory any layer may take (TensorRT's default: the whole GPU)."""
         trt = self.trt
         self.log = self._logger()
         builder = trt.Builder(self.log)
@@ -173,6 +181,8 @@ class TensorRTBackend:
                 config.set_flag(trt.BuilderFlag.FP16)
             if precision in ("int8", "best"):
                 config.set_flag(trt.BuilderFlag.INT8)
+        if workspace_mib is not None:
+            set_workspace(trt, config, workspace_mib << 20)
         prof = builder.create_optimization_profile()
         for name, (lo, opt, hi) in profile.shapes.items():
             prof.set_shape(name, lo, opt, hi)
@@ -199,6 +209,8 @@ class TensorRTBackend:
             "engine_bytes": len(plan),
             "strongly_typed": self.strongly_typed,
             "flags": [f for f in ("FP16", "INT8") if not self.strongly_typed and config.get_flag(getattr(trt.BuilderFlag, f))],
+            "warnings": self.log.book.warnings(),
+            "log": self.log.book.lines() if self.verbose else None,
         }
 
     def load(self, plan: bytes):
@@ -211,6 +223,15 @@ class TensorRTBackend:
 
     def describe(self) -> dict:
         return {"backend": self.name, "module": self.module_name, "version": self.trt.__version__ if self.trt else None, "strongly_typed": self.strongly_typed if self.trt else None}
+
+
+def set_workspace(trt, config, nbytes: int) -> None:
+    """The workspace pool through set_memory_pool_limit where the TensorRT has it; older
+    releases only had the max_workspace_size attribute it replaced."""
+    if hasattr(config, "set_memory_pool_limit"):
+        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, nbytes)
+    else:
+        config.max_workspace_size = nbytes
 
 
 def save_engine(plan: bytes, meta: dict, cache_dir: Path) -> Path:

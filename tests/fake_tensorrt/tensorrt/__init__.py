@@ -59,16 +59,39 @@ class _Network:
 class OnnxParser:
     def __init__(self, network, logger):
         self.network, self.num_errors = network, 0
+        self.logger = logger
 
     def parse(self, data):
         import onnx
 
         model = onnx.load_from_string(data)
         self.network.input_dtype = onnx.helper.tensor_dtype_to_np_dtype(model.graph.input[0].type.tensor_type.elem_type).name
+        _warn_int64(self.logger, model)
         inits = {i.name for i in model.graph.initializer}
         self.network.input_names = [i.name for i in model.graph.input if i.name not in inits]
         self.network.qdq_nodes = sum(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in model.graph.node)
         return True
+
+
+# --- builder log and workspace (smoke sweeps: build.warnings, --verbose, --workspace) ---------
+# The line TensorRT 8's ONNX parser logs once per INT64 initializer (copied from real logs in
+# onnx/onnx-tensorrt#432 and NVIDIA/TensorRT#284); the INFO and VERBOSE lines are ones real
+# builders log (NVIDIA/TensorRT#3747 and trtexec --verbose logs).
+INT64_WARNING = "onnx2trt_utils.cpp:198: Your ONNX model has been generated with INT64 weights, while TensorRT does not natively support INT64. Attempting to cast down to INT32."
+INFO_LINE = "[MemUsageChange] Init CUDA: CPU +2, GPU +0, now: CPU 19, GPU 423 (MiB)"
+
+
+def _warn_int64(logger, model):
+    for init in model.graph.initializer:
+        if init.data_type == 7:  # TensorProto.INT64
+            logger.log(ILogger.Severity.WARNING, INT64_WARNING)
+
+
+class MemoryPoolType(enum.IntEnum):
+    WORKSPACE, DLA_MANAGED_SRAM, DLA_LOCAL_DRAM, DLA_GLOBAL_DRAM, TACTIC_DRAM, TACTIC_SHARED_MEMORY = range(6)
+
+
+# --- end of builder log and workspace --------------------------------------------------------
 
 
 class _Profile:
@@ -90,6 +113,10 @@ class _TimingCache:
 class _Config:
     def __init__(self):
         self.flags, self.profiles, self.int8_calibrator, self.cache = set(), [], None, None
+        self.pools = {}
+
+    def set_memory_pool_limit(self, pool, size):
+        self.pools[MemoryPoolType(pool).name] = int(size)
 
     def set_flag(self, flag):
         self.flags.add(flag.name)
@@ -113,6 +140,7 @@ class _Config:
 class Builder:
     def __init__(self, logger):
         self.logger = logger
+        logger.log(ILogger.Severity.INFO, INFO_LINE)
 
     def create_network(self, flags=0):
         return _Network(flags)
@@ -124,6 +152,7 @@ class Builder:
         return _Profile()
 
     def build_serialized_network(self, network, config):
+        self.logger.log(ILogger.Severity.VERBOSE, "Original: 7 layers")
         calibration = None
         if "INT8" in config.flags and config.int8_calibrator is not None:
             calibration = _calibrate(config.int8_calibrator, network.input_names)
@@ -139,6 +168,7 @@ class Builder:
                 "builder_flags": sorted(config.flags),
                 "profiles": [p.shapes for p in config.profiles],
                 "calibrator": config.int8_calibrator is not None,
+                "memory_pool_limits": config.pools,
                 "calibration": calibration,
                 "qdq_nodes": network.qdq_nodes,
             }
