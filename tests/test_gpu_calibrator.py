@@ -109,7 +109,9 @@ def test_polygraphys_calibrator_hands_tensorrt_the_calibration_batches_on_the_gp
 
     calib, cache = tmp_path / "calib.npz", tmp_path / "calib.cache"
     np.savez(calib, input=sample_inputs(32, seed=9))
-    env = {**os.environ, "PYTHONPATH": FAKE + os.pathsep + str(REPO), "FAKE_TRT_VERSION": "10.0.1.6"}  # its cache header: TRT-100001
+    # the fake first, then whatever made polygraphy and cupy importable here (a --target install)
+    path = os.pathsep.join(p for p in (FAKE, str(REPO), os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "PYTHONPATH": path, "FAKE_TRT_VERSION": "10.0.1.6"}  # its cache header: TRT-100001
     res = subprocess.run([sys.executable, "-c", DRIVE, FAKE, str(calib), str(cache)], capture_output=True, text=True, env=env, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     r = json.loads(res.stdout.strip().splitlines()[-1])

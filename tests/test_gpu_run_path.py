@@ -16,22 +16,9 @@ import statistics
 
 import numpy as np
 import pytest
-from gpu_standin import SPIN, N, expected, standin_engine
+from gpu_standin import GPU_MARKS, SPIN, N, expected, gpu_ok, standin_engine
 
-pytestmark = [
-    pytest.mark.gpu,
-    pytest.mark.filterwarnings("ignore:ExternalStream is deprecated"),
-    pytest.mark.skipif(not all(importlib.util.find_spec(m) for m in ("cupy", "torch", "cuda")), reason="needs cupy, torch and cuda-python (the GPU machine has them)"),
-]
-
-
-def _gpu_ok() -> bool:
-    try:
-        import cupy
-
-        return cupy.cuda.runtime.getDeviceCount() > 0
-    except Exception:
-        return False
+pytestmark = GPU_MARKS
 
 
 BINDINGS = [
@@ -40,7 +27,7 @@ BINDINGS = [
 ]
 
 
-@pytest.mark.skipif(not _gpu_ok(), reason="no CUDA device")
+@pytest.mark.skipif(not gpu_ok(), reason="no CUDA device")
 @pytest.mark.parametrize("binding", BINDINGS)
 @pytest.mark.parametrize("cuda_graph", [False, True])
 def test_run_path_moves_data_times_the_kernel_and_replays_a_graph(cuda_graph, binding):
@@ -63,7 +50,7 @@ def test_run_path_moves_data_times_the_kernel_and_replays_a_graph(cuda_graph, bi
     print(f"{binding} cuda_graph={cuda_graph}: GPU median {gpu['median']:.3f} ms, end-to-end {e2e['median']:.3f} ms, enqueue {summarize(res['enqueue_ms'])['median']:.3f} ms")
 
 
-@pytest.mark.skipif(not _gpu_ok(), reason="no CUDA device")
+@pytest.mark.skipif(not gpu_ok(), reason="no CUDA device")
 @pytest.mark.parametrize("binding", BINDINGS)
 def test_event_timing_agrees_with_torch_cuda_events(binding):
     """trtdoctor's CUDA-event GPU time and torch.cuda.Event around the same kernel agree."""

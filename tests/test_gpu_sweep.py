@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gpu_standin import N, expected, standin_engine
-from test_gpu_run_path import _gpu_ok, pytestmark  # noqa: F401
+from gpu_standin import GPU_MARKS, N, expected, gpu_ok, standin_engine
+
+pytestmark = GPU_MARKS
 
 
-@pytest.mark.skipif(not _gpu_ok(), reason="no CUDA device")
+@pytest.mark.skipif(not gpu_ok(), reason="no CUDA device")
 @pytest.mark.parametrize("cuda_graph", [False, True])
 def test_run_cell_on_a_loaded_engine_gives_a_measured_row(cuda_graph):
     from trtdoctor.smoke.cells import run_cell
