@@ -209,3 +209,13 @@ def test_backend_imports_the_bindings_wheels_module_name(tmp_path, monkeypatch):
     assert be.available() == (True, "1.7.1.116") and be.trt.__name__ == "tensorrt_rtx_bindings"
     ok, why = TensorRTBackend("tensorrt_nonesuch").available()
     assert not ok and "import tensorrt_nonesuch failed" in why and "import tensorrt_nonesuch_bindings failed" in why
+
+
+def test_auto_backend_finds_tensorrt_rtx_by_its_bindings_module(tmp_path, monkeypatch):
+    from trtdoctor.smoke.runner import choose_backend
+
+    (tmp_path / "tensorrt_rtx_bindings").mkdir()
+    (tmp_path / "tensorrt_rtx_bindings" / "__init__.py").write_text("__version__ = '1.7.1.116'\n")
+    assert choose_backend("auto", {}) == "tensorrt"  # nothing installed: the default, whose absence the smoke explains
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert choose_backend("auto", {}) == "tensorrt-rtx"

@@ -176,6 +176,19 @@ def test_without_polygraphy_the_reason_says_how_to_install_it(monkeypatch):
         calibrate._polygraphy()
 
 
+def test_a_polygraphy_that_fails_to_import_is_not_called_absent(tmp_path):
+    """In a child: a half-installed polygraphy must not linger in this process's modules."""
+    pkg = tmp_path / "polygraphy"
+    (pkg / "backend").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "backend" / "__init__.py").write_text("")
+    (pkg / "backend" / "trt.py").write_text("import a_dependency_gone_missing\n")
+    code = "from trtdoctor.smoke import calibrate\ntry:\n    calibrate._polygraphy()\nexcept calibrate.SmokeError as e:\n    print(e)\n"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join((str(tmp_path), str(REPO)))}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert res.stdout.startswith("Polygraphy is installed but does not import (No module named 'a_dependency_gone_missing')"), res.stdout + res.stderr
+
+
 # --- explicit quantization and the choice between the two -------------------------------------
 
 

@@ -124,7 +124,9 @@ def _polygraphy():
     try:
         from polygraphy.backend.trt import Calibrator
         from polygraphy.logger import G_LOGGER
-    except ImportError:
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] != "polygraphy":
+            raise SmokeError(f"Polygraphy is installed but does not import ({exc}); or use --quantization explicit") from None
         raise SmokeError("implicit INT8 calibration needs Polygraphy's calibrator, which is not installed: pip install polygraphy (or 'trtdoctor[smoke]'), or use --quantization explicit") from None
     return Calibrator, G_LOGGER
 

@@ -68,10 +68,9 @@ def choose_backend(requested: str, snapshot: dict, model: str = "reference") -> 
         inst = pick_install(snapshot)
         return "tf-trt" if inst and not refusal(inst, "tf-trt") else "tensorrt"
 
-    if importlib.util.find_spec("tensorrt"):
-        return "tensorrt"
-    if importlib.util.find_spec("tensorrt_rtx"):
-        return "tensorrt-rtx"
+    for module, backend in (("tensorrt", "tensorrt"), ("tensorrt_rtx", "tensorrt-rtx")):
+        if importlib.util.find_spec(module) or importlib.util.find_spec(module + "_bindings"):  # pip's bindings wheel: see TensorRTBackend.available
+            return backend
     if (snapshot.get("tensorflow") or {}).get("installs"):
         return "tf-trt"
     return "tensorrt"
