@@ -269,3 +269,14 @@ def test_a_tensorrt_polygraphy_cannot_calibrate_is_a_reason_not_a_traceback(tmp_
     with pytest.raises(SmokeError, match=r"^Polygraphy could not make an INT8 calibrator for tensorrt 11.4.0.106: .*; use --quantization explicit$"):
         with implicit_calibrator(_backend("11.4.0.106"), prep, {"calib_data": None, "calib_cache": None}, rep):
             pass
+
+
+def test_best_calibrates_its_int8_too_and_a_strongly_typed_best_is_fp16(saved, tmp_path):
+    """--precision best sets the INT8 flag beside FP16: without a calibrator TensorRT ≤ 10 would
+    run the INT8 layers uncalibrated at higher precision while the report said best."""
+    r = report(smoke(saved, tmp_path, IMPLICIT, "--precision", "best"))
+    p = json.loads((tmp_path / "engines" / "reference-tensorrt-best.plan").read_bytes())
+    assert p["builder_flags"] == ["FP16", "INT8"] and p["calibrator"] is True and r["int8"]["mode"] == "implicit"
+    r11 = report(smoke(saved, tmp_path, "11.4.0.106", "--precision", "best"))
+    p11 = json.loads((tmp_path / "engines" / "reference-tensorrt-best.plan").read_bytes())
+    assert "int8" not in r11 and p11["input_dtype"] == "float16" and p11["builder_flags"] == []

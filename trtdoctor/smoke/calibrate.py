@@ -29,8 +29,9 @@ CACHE_HEADER = re.compile(rb"TRT-[0-9]+-[A-Za-z0-9]*Calibration[A-Za-z0-9]*\r?\n
 @contextlib.contextmanager
 def int8_build(be, prep, ref: list, opts: dict, out: dict):
     """(model to build, calibrator or None) for ``be.build``; around the build, because the
-    calibration cache is published only after it succeeds. Sets ``out["int8"]`` for INT8."""
-    if opts["precision"] != "int8":
+    calibration cache is published only after it succeeds. Sets ``out["int8"]`` for INT8, and
+    for ``best`` where the INT8 flag exists (a strongly typed ``best`` is the FP16 graph)."""
+    if opts["precision"] not in ("int8", "best") or (opts["precision"] == "best" and be.strongly_typed):
         yield prep.model, None
         return
     mode, why = quantization_mode(be, opts.get("quantization"))
