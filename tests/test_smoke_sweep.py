@@ -243,6 +243,7 @@ def test_the_table_is_aligned_and_says_why_a_cell_failed():
     assert "12.250" in rows[2] and "3.0 MiB" in rows[1] and "7.50" in rows[1] and "0.99999" in rows[1]
     assert rows[3].split()[:3] == ["int8", "1", "—"]
     assert lines[lines.index(rows[3]) + 1].strip() == "✗ refused: no INT8 here"
+    assert lines[lines.index(rows[4]) + 1].strip() == "✗ (the same as above)"  # an engine's reason, said once
     assert any(x.strip().startswith("! unstable") for x in lines)
     # the columns line up: each header title ends where its values do
     ends = [i for i, c in enumerate(rows[0]) if c != " " and (i + 1 == len(rows[0]) or rows[0][i + 1] == " ")]

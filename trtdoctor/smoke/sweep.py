@@ -125,15 +125,17 @@ def _size(n: int | None) -> str:
 
 
 def table_text(rows: list[dict]) -> list[str]:
-    """One aligned line per cell (ms for times); a failed cell's reason follows its row."""
+    """One aligned line per cell (ms for times); a failed cell's reason follows its row, once
+    (an engine that does not load fails every batch with the same words)."""
     grid = [list(COLUMNS)] + [_cells(r) for r in rows]
     widths = [max(len(line[i]) for line in grid) for i in range(len(COLUMNS))]
-    out = []
+    out, said = [], None
     for i, line in enumerate(grid):
         out.append("  " + "  ".join(c.ljust(w) if j < 2 else c.rjust(w) for j, (c, w) in enumerate(zip(line, widths))).rstrip())
         r = rows[i - 1] if i else None
         if r and r.get("reason"):
-            out.append(f"      ✗ {r['reason']}")
+            out.append(f"      ✗ {r['reason'] if r['reason'] != said else '(the same as above)'}")
+            said = r["reason"]
         if r:
             out += [f"      ! {w}" for w in r.get("warnings", [])]
     out.append("  (times in ms; ×base: the baseline's end-to-end median over ours; ×fp32: FP32 TensorRT's GPU median over ours)")
