@@ -197,25 +197,32 @@ def test_cuda_binding_is_cuda_python_first_then_pycuda(monkeypatch):
         cuda_run.binding_for("auto")
 
 
-def test_backend_imports_the_bindings_wheels_module_name(tmp_path, monkeypatch):
+@pytest.fixture
+def rtx_bindings_only(tmp_path, monkeypatch):
+    """A folder holding only `tensorrt_rtx_bindings`, as PyPI's bindings wheel installs it,
+    put on sys.path by the test; the module is forgotten afterwards."""
+    sys.modules.pop("tensorrt_rtx_bindings", None)
+    (tmp_path / "tensorrt_rtx_bindings").mkdir()
+    (tmp_path / "tensorrt_rtx_bindings" / "__init__.py").write_text("__version__ = '1.7.1.116'\n")
+    yield lambda: monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("tensorrt_rtx_bindings", None)
+
+
+def test_backend_imports_the_bindings_wheels_module_name(rtx_bindings_only):
     """PyPI's tensorrt-rtx-cu13-bindings installs `tensorrt_rtx_bindings` (seen on the H100); the
     package naming it `tensorrt_rtx` is a source package needing NVIDIA's index."""
     from trtdoctor.smoke.backends import TensorRTBackend
 
-    (tmp_path / "tensorrt_rtx_bindings").mkdir()
-    (tmp_path / "tensorrt_rtx_bindings" / "__init__.py").write_text("__version__ = '1.7.1.116'\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
+    rtx_bindings_only()
     be = TensorRTBackend("tensorrt_rtx")
     assert be.available() == (True, "1.7.1.116") and be.trt.__name__ == "tensorrt_rtx_bindings"
     ok, why = TensorRTBackend("tensorrt_nonesuch").available()
     assert not ok and "import tensorrt_nonesuch failed" in why and "import tensorrt_nonesuch_bindings failed" in why
 
 
-def test_auto_backend_finds_tensorrt_rtx_by_its_bindings_module(tmp_path, monkeypatch):
+def test_auto_backend_finds_tensorrt_rtx_by_its_bindings_module(rtx_bindings_only):
     from trtdoctor.smoke.runner import choose_backend
 
-    (tmp_path / "tensorrt_rtx_bindings").mkdir()
-    (tmp_path / "tensorrt_rtx_bindings" / "__init__.py").write_text("__version__ = '1.7.1.116'\n")
     assert choose_backend("auto", {}) == "tensorrt"  # nothing installed: the default, whose absence the smoke explains
-    monkeypatch.syspath_prepend(str(tmp_path))
+    rtx_bindings_only()
     assert choose_backend("auto", {}) == "tensorrt-rtx"
