@@ -25,33 +25,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 
-def bare_kernel_ms(kernel, spin: int, iterations: int, warmup: int) -> float:
-    """torch.cuda.Event around each launch of the same kernel: the time to beat."""
-    import cupy
-    import torch
-    from gpu_standin import N
-
-    xd, yd = cupy.ones(N, cupy.float32), cupy.empty(N, cupy.float32)
-    stream, times = torch.cuda.Stream(), []
-    for i in range(warmup + iterations):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record(stream)
-        with cupy.cuda.ExternalStream(stream.cuda_stream):
-            kernel(((N + 255) // 256,), (256,), (xd, yd, np.int32(N), np.int32(spin)))
-        b.record(stream)
-        b.synchronize()
-        if i >= warmup:
-            times.append(a.elapsed_time(b))
-    return statistics.median(times)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--spin", type=int, nargs="+", default=[200_000, 2_000_000], help="kernel lengths (dependent steps per element)")
     ap.add_argument("--iterations", type=int, default=300)
     ap.add_argument("--warmup", type=int, default=30)
     a = ap.parse_args()
-    from gpu_standin import N, standin_engine
+    from gpu_standin import N, bare_kernel_ms, standin_engine
 
     from trtdoctor.smoke.cuda_run import run_engine
 

@@ -209,6 +209,16 @@ def tree(tmp_path) -> Tree:
     return Tree(tmp_path / "root")
 
 
+@pytest.fixture
+def saved(tree, tmp_path):
+    """A saved check of a bare machine: a smoke (--from it, with --force) runs up to where
+    TensorRT is needed."""
+    tree.base()
+    p = tmp_path / "r.json"
+    p.write_text(json.dumps(check_json(tree.root)))
+    return p
+
+
 def h100_tree(t: Tree) -> Tree:
     """Modelled on shared/fixtures/h100/survey.txt: two cuDNN 9 copies, a torch venv."""
     t.base().driver().cuda()

@@ -79,3 +79,25 @@ def standin_engine(spin: int = SPIN):
 def expected(x: np.ndarray) -> np.ndarray:
     """x + w, where w = 1 - 0.999**SPIN is 1 to float precision: the output proves both copies."""
     return x + np.float32(1.0)
+
+
+def bare_kernel_ms(kernel, spin: int, iterations: int, warmup: int) -> float:
+    """The stand-in's kernel alone, timed by torch.cuda.Event around each launch on a stream
+    of its own: the time trtdoctor's harness is judged against."""
+    import statistics
+
+    import cupy
+    import torch
+
+    xd, yd = cupy.ones(N, cupy.float32), cupy.empty(N, cupy.float32)
+    stream, times = torch.cuda.Stream(), []
+    for i in range(warmup + iterations):
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record(stream)
+        with cupy.cuda.ExternalStream(stream.cuda_stream):
+            kernel(((N + 255) // 256,), (256,), (xd, yd, np.int32(N), np.int32(spin)))
+        b.record(stream)
+        b.synchronize()
+        if i >= warmup:
+            times.append(a.elapsed_time(b))
+    return statistics.median(times)

@@ -16,7 +16,7 @@ import statistics
 
 import numpy as np
 import pytest
-from gpu_standin import GPU_MARKS, SPIN, N, expected, gpu_ok, standin_engine
+from gpu_standin import GPU_MARKS, SPIN, N, bare_kernel_ms, expected, gpu_ok, standin_engine
 
 pytestmark = GPU_MARKS
 
@@ -54,26 +54,11 @@ def test_run_path_moves_data_times_the_kernel_and_replays_a_graph(cuda_graph, bi
 @pytest.mark.parametrize("binding", BINDINGS)
 def test_event_timing_agrees_with_torch_cuda_events(binding):
     """trtdoctor's CUDA-event GPU time and torch.cuda.Event around the same kernel agree."""
-    import cupy
-    import torch
-
     from trtdoctor.smoke.cuda_run import run_engine
 
     trt, engine, kernel, _ = standin_engine()
     x = np.ones(N, np.float32)
     ours = statistics.median(run_engine(trt, engine, {"x": x}, ["y"], iterations=30, warmup=5, no_transfers=True, binding=binding)["gpu_ms"])
-    xd, yd = cupy.asarray(x), cupy.empty(N, cupy.float32)
-    stream = torch.cuda.Stream()
-    times = []
-    for i in range(35):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record(stream)
-        with cupy.cuda.ExternalStream(stream.cuda_stream):
-            kernel(((N + 255) // 256,), (256,), (xd, yd, np.int32(N), np.int32(SPIN)))
-        b.record(stream)
-        b.synchronize()
-        if i >= 5:
-            times.append(a.elapsed_time(b))
-    theirs = statistics.median(times)
+    theirs = bare_kernel_ms(kernel, SPIN, iterations=30, warmup=5)
     print(f"kernel median: trtdoctor ({binding}) {ours:.4f} ms, torch.cuda.Event {theirs:.4f} ms")
     assert abs(ours - theirs) <= 0.15 * theirs + 0.02, (ours, theirs)

@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import REPO, check_json
+from conftest import REPO
 
 from trtdoctor import knowledge
 from trtdoctor.smoke.backends import SmokeError, TensorRTBackend
@@ -34,14 +34,6 @@ from trtdoctor.cli import run
 sys.argv[0] = "trtdoctor"
 run()
 """
-
-
-@pytest.fixture
-def saved(tree, tmp_path):
-    tree.base()
-    p = tmp_path / "r.json"
-    p.write_text(json.dumps(check_json(tree.root)))
-    return p
 
 
 def smoke(saved, tmp_path, version, *args, fmt="json"):

@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 import pytest
-from conftest import REPO, check_json, run_cli
+from conftest import REPO, run_cli
 
 from trtdoctor.smoke.inputs import BadInput, describe, parse_shapes, random_feeds, resolve, user_feeds
 
@@ -89,15 +89,6 @@ def token_model(path):
         [numpy_helper.from_array(emb, "emb")],
     )
     return _save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
-
-
-@pytest.fixture
-def saved(tree, tmp_path):
-    """A saved check of a bare machine: the smoke runs with --force up to where TensorRT is needed."""
-    tree.base()
-    p = tmp_path / "r.json"
-    p.write_text(json.dumps(check_json(tree.root)))
-    return p
 
 
 def smoke(saved, *args, env=None):

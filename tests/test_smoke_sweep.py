@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO, check_json, run_cli
+from conftest import REPO, run_cli
 from test_smoke_models import keras_nhwc
 
 from trtdoctor.smoke.runner import smoke_text
@@ -18,14 +18,6 @@ from trtdoctor.smoke.sweep import parse_batches, parse_precisions
 
 pytest.importorskip("onnxruntime")
 FAKE = str(REPO / "tests" / "fake_tensorrt")
-
-
-@pytest.fixture
-def saved(tree, tmp_path):
-    tree.base()
-    p = tmp_path / "r.json"
-    p.write_text(json.dumps(check_json(tree.root)))
-    return p
 
 
 def fake_env(version="10.13.3.9"):

@@ -8,7 +8,7 @@ import os
 import time
 
 import pytest
-from conftest import REPO, check_json, run_cli
+from conftest import REPO, run_cli
 from test_smoke_models import keras_nhwc
 
 from trtdoctor.smoke import trtexec
@@ -20,14 +20,6 @@ pytest.importorskip("onnxruntime")
 FAKE_TRT = str(REPO / "tests" / "fake_tensorrt")
 FAKE_TRTEXEC = REPO / "tests" / "fake_trtexec"
 SUMMARY = (FAKE_TRTEXEC / "trtexec").read_text()
-
-
-@pytest.fixture
-def saved(tree, tmp_path):
-    tree.base()
-    p = tmp_path / "r.json"
-    p.write_text(json.dumps(check_json(tree.root)))
-    return p
 
 
 def env(tmp_path, mode="ok", version="10.13.3.9", path=True):
