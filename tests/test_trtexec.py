@@ -79,6 +79,9 @@ def test_command_lines_follow_the_profile_the_options_and_what_its_help_lists(tm
     assert load == ["trtexec", "--loadEngine=/c/k.plan", "--shapes=input_1:1x16x16x3", "--iterations=5"]
     old = trtexec.command("trtexec", "/m/k.onnx", "fp16", False, {"--workspace", "--fp16"}, prof, {"input_1"}, {}, {"iterations": 5, "workspace": 64}, "/c/k.plan", False)
     assert "--workspace=64" in old and not any(a.startswith("--memPoolSize") for a in old)
+    calib = trtexec.command("trtexec", "/m/k.onnx", "int8", False, flags, prof, set(), {}, {"iterations": 5, "calib_cache": "/c/calib.cache"}, "/c/k.plan", False)
+    assert calib[2:4] == ["--int8", "--calib=/c/calib.cache"]  # our implicit calibration's scales
+    assert not any(a.startswith("--calib") for a in trtexec.command("trtexec", "/m/k.onnx", "fp16", False, flags, prof, set(), {}, {"iterations": 5, "calib_cache": "/c/calib.cache"}, "/c/k.plan", False))
     typed = trtexec.command("trtexec", "/m/k16.onnx", "fp16", True, flags, prof, set(), {}, {"iterations": 5}, "/c/k.plan", False)
     assert typed == ["trtexec", "--onnx=/m/k16.onnx", "--stronglyTyped", "--saveEngine=/c/k.plan", "--iterations=5"]  # a static model: no shapes
 
@@ -156,3 +159,13 @@ def test_a_hanging_trtexec_is_stopped_at_its_timeout(saved, tmp_path):
     pid = int((tmp_path / "pid").read_text())
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # killed, not left behind
+
+
+def test_only_the_cache_our_implicit_calibration_used_goes_to_trtexec():
+    from trtdoctor.smoke.runner import calibrated_cache
+
+    assert calibrated_cache({"int8": {"mode": "implicit", "cache": "/c/calib.cache", "cache_written": True}}) == "/c/calib.cache"
+    assert calibrated_cache({"int8": {"mode": "implicit", "cache": "/c/calib.cache", "cache_reused": True}}) == "/c/calib.cache"
+    assert calibrated_cache({"int8": {"mode": "implicit", "cache": None, "cache_written": False}}) is None
+    assert calibrated_cache({"int8": {"mode": "explicit", "cache": "/c/calib.cache"}}) is None  # the Q/DQ graph carries its scales
+    assert calibrated_cache({}) is None

@@ -310,12 +310,18 @@ def _run(out: dict, backend_name: str, opts: dict, prep: Prepared, hint: str = "
     add_speedups(rows)
     out["builds"], out["runs"] = builds, rows
     if opts.get("trtexec", True):
-        tx = trtexec.baseline(prep, opts, be.strongly_typed, cache, precisions, batches, graphs)
+        tx = trtexec.baseline(prep, opts | {"calib_cache": calibrated_cache(out)}, be.strongly_typed, cache, precisions, batches, graphs)
         if tx is None:
             out["notes"] = [trtexec.NOTE_ABSENT]
         else:
             out["trtexec"] = tx
     return conclude(out, rows)
+
+
+def calibrated_cache(out: dict) -> str | None:
+    """The calibration cache our implicit INT8 read or wrote: trtexec's --int8 builds take it."""
+    q = out.get("int8") or {}
+    return q.get("cache") if q.get("mode") == "implicit" and (q.get("cache_written") or q.get("cache_reused")) else None
 
 
 class Cells:

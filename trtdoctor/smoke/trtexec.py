@@ -65,6 +65,8 @@ def command(exe: str, onnx_path: str, precision: str, strongly_typed: bool, flag
         cmd.append(f"--shapes={spec({k: v for k, v in run_shapes.items() if k in dynamic})}")
     if not load:
         cmd += precision_flags(precision, strongly_typed, has)
+        if opts.get("calib_cache") and "--int8" in cmd and has("--calib"):
+            cmd.append(f"--calib={opts['calib_cache']}")  # our calibration's scales, not placeholder ones
         if opts.get("workspace"):
             cmd.append(f"--memPoolSize=workspace:{opts['workspace']}" if has("--memPoolSize") else f"--workspace={opts['workspace']}")
         cmd.append(f"--saveEngine={engine}")
