@@ -157,7 +157,11 @@ def test_bad_sidecar_is_one_finding_not_a_crash(tmp_path, text):
 def test_no_sidecar_is_info_and_the_verdict_unknown(tmp_path):
     v, fs = judge(engine(tmp_path), snap(), not_live="static check")
     assert ids(fs) == {"engine.no-sidecar": "info", "engine.unknown": "warning"}
-    assert v["checked_by"] is None and v["reasons"] == ["static check", "there is no sidecar saying what the engine was built with"]
+    assert v["checked_by"] is None and v["reasons"] == [
+        "static check",
+        "there is no sidecar saying what the engine was built with",
+        "the file does not begin with a TensorRT plan's magic tag (its first bytes: 6a756e6b)",
+    ]
     assert "engine.no-sidecar" not in ids(judge(engine(tmp_path, A10), snap())[1])
 
 
@@ -336,3 +340,50 @@ def test_cli_from_a_saved_report_judges_by_the_sidecar(tree, tmp_path):
     assert any("no GPU was found" in r for r in e["reasons"])
     bare = json.loads(run_cli("check", "--json", "--from", str(saved), "--engine", str(engine(tmp_path, name="bare.plan"))).stdout)["engine"]
     assert "this re-checks a saved report, so the engine was not deserialized" in bare["reasons"]
+
+
+# -- the plan's own header: magic tag and version bytes (kb plan_magic, plan_version) ---------
+
+RTX_PLAN = REPO / "tests" / "fixtures" / "plans" / "rtx-1.7.1.116-sm90-reference-fp16.plan"
+
+
+def header_plan(tmp_path: Path, magic: bytes, version: tuple, prefix: bytes = b"") -> Path:
+    """A plan's first bytes as the kb describes them: the tag, then the version at offset 24."""
+    head = magic + bytes(20) + bytes(version) + bytes(37)
+    p = tmp_path / "h.plan"
+    p.write_bytes((len(prefix).to_bytes(4, "little") + prefix if prefix else b"") + head)
+    return p
+
+
+def test_a_real_tensorrt_rtx_plan_says_what_built_it():
+    from trtdoctor.smoke import plan_header
+
+    h = plan_header.read(RTX_PLAN)
+    assert (h["magic"], h["backend"], h["version"], h["offset"]) == ("vtrt", "tensorrt-rtx", "1.7.1", 0)  # built by 1.7.1.116
+
+
+def test_with_no_sidecar_the_header_says_it_is_an_rtx_plan_for_a_gpu_rtx_refuses():
+    v, fs = judge(RTX_PLAN, snap(trt=None, ccs=("9.0",), rtx="1.7.1.116"), not_live="static check")
+    assert v["built_with"] == {"backend": "tensorrt-rtx", "tensorrt": "1.7.1", "from": "plan header"} and v["header"]["magic"] == "vtrt"
+    # 'vtrt' is seen, not documented (kb verified: false): a warning and "unknown", never an error
+    assert ids(fs)["engine.rtx-unsupported-gpu"] == "warning" and v["verdict"] == "unknown"
+    assert any(r.startswith("likely not: TensorRT-RTX cannot run engines on this machine's GPU (sm_90)") for r in v["reasons"])
+    near, fs2 = judge(RTX_PLAN, snap(trt=None, ccs=("8.9",), rtx="1.7.1.116"), not_live="static check")
+    assert "engine.rtx-unsupported-gpu" not in ids(fs2) and "engine.tensorrt-version" not in ids(fs2)
+    assert "its header does not say which GPU built the engine, so the compute capability cannot be checked" in near["reasons"]
+
+
+def test_an_rtx_plan_is_offered_to_tensorrt_rtx_runtimes_only(tmp_path):
+    """Before, a sidecar-less RTX plan went to the first runtime that imported (the fake native one)."""
+    v, _ = judge(RTX_PLAN, snap(ccs=("8.9",)), live=True, env=env_with(absent(tmp_path, "tensorrt_rtx", "tensorrt_rtx_bindings"), FAKE))
+    assert v["checked_by"] is None and v["reasons"][0] == "no TensorRT-RTX runtime is installed here, so the engine's TensorRT-RTX version cannot be checked", v
+
+
+@pytest.mark.parametrize("prefix", [b"", b'{"author": "Ultralytics", "task": "detect"}'])
+def test_a_tensorrt_plan_from_another_version_is_likely_not_loadable(tmp_path, prefix):
+    plan = header_plan(tmp_path, b"ftrt", (10, 3, 0), prefix)
+    v, fs = judge(plan, snap(trt="10.13.3.9"), not_live="static check")
+    assert v["header"]["offset"] == (4 + len(prefix) if prefix else 0) and v["built_with"]["tensorrt"] == "10.3.0"
+    assert ids(fs)["engine.tensorrt-version"] == "warning" and v["verdict"] == "unknown"  # the offset is not confirmed by NVIDIA's docs
+    same, fs2 = judge(header_plan(tmp_path, b"ftrt", (10, 13, 3), prefix), snap(trt="10.13.3.9"), not_live="static check")
+    assert "engine.tensorrt-version" not in ids(fs2) and same["built_with"]["tensorrt"] == "10.13.3"

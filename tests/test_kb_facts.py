@@ -157,12 +157,12 @@ def test_tensorrt_pip_install_rows(row):
     assert knowledge.trt_variant(row["tensorrt"], row["cuda"]) is not None, "pinned for a CUDA major its release has a build for"
 
 
-@pytest.mark.parametrize("key", ["rtx", "preload"])
+@pytest.mark.parametrize("key", ["rtx", "preload", "plan_version"])
 def test_tensorrt_single_blocks_are_sourced(key):
     _sourced(TRT[key], key)
 
 
-@pytest.mark.parametrize("group", ["placeholders", "runtimes", "base_images"])
+@pytest.mark.parametrize("group", ["placeholders", "runtimes", "base_images", "plan_magic"])
 def test_tensorrt_other_rows_are_sourced(group):
     for row in TRT[group]:
         _sourced(row, group)

@@ -136,11 +136,13 @@ ENGINE_MARKS = {"loadable": "✓", "not-loadable": "✗", "unknown": "!"}
 
 
 def _built_with(b: dict) -> str:
-    """What the sidecar says built the engine (its values are scalars: see engine_compat.judge)."""
+    """What the sidecar (or, without one, the plan's header) says built the engine; its values
+    are scalars: see engine_compat.judge."""
     bits = [
         f"{b.get('backend') or 'TensorRT'} {b['tensorrt']}" if b.get("tensorrt") else None,
         f"{b.get('gpu') or 'GPU'} (sm_{str(b['compute_capability']).replace('.', '')})" if b.get("compute_capability") else None,
         b.get("precision"),
+        f"from the {b['from']}" if b.get("from") else None,
     ]
     return ", ".join(str(x) for x in bits if x) or "(the sidecar names nothing)"
 

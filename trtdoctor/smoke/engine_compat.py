@@ -23,6 +23,7 @@ from ..findings import Finding, Fix
 from ..shell import quote
 from ..subproc import run_python_json
 from ..userfile import Refused, read_capped
+from . import plan_header
 
 AREA = "tensorrt"
 # Runtimes that can deserialize a plan, tried in this order. tensorrt_lean and tensorrt_dispatch
@@ -203,7 +204,9 @@ class _Judgement:
     no_runtime_here: bool = False  # no TensorRT found at all: said once, not again per source
 
 
-def _sidecar_checks(engine: Path, meta: dict, snapshot: dict, des: Deserialized, j: _Judgement) -> None:
+def _sidecar_checks(engine: Path, meta: dict, snapshot: dict, des: Deserialized, j: _Judgement, source: str = "the sidecar", severity: str = "error") -> None:
+    """What ``meta`` (the sidecar, or the plan's own header) says, against this machine.
+    ``severity``: an error, or a warning where the facts read from a header are unconfirmed."""
     backend = _text(meta.get("backend")) or "tensorrt"
     rtx = backend == "tensorrt-rtx"
     built, cc_built, gpu_built = _text(meta.get("tensorrt")), _text(meta.get("compute_capability")), _text(meta.get("gpu"))
@@ -211,7 +214,7 @@ def _sidecar_checks(engine: Path, meta: dict, snapshot: dict, des: Deserialized,
     # TensorRT here: the runtime that just tried the file, else what the check found on disk.
     here = {des.version: f"{des.module} {des.version} in the judged Python"} if des.module and des.version else _trt_here(snapshot, rtx)
     if not built:
-        j.unknown.append(f"the sidecar does not say which {product} version built the engine")
+        j.unknown.append(f"{source} does not say which {product} version built the engine")
     elif not here:
         j.no_runtime_here = True
         j.unknown.append(f"no {product} runtime is installed here, so the engine's {product} version cannot be checked")
@@ -220,7 +223,7 @@ def _sidecar_checks(engine: Path, meta: dict, snapshot: dict, des: Deserialized,
         j.mismatch.append(
             Finding(
                 "engine.tensorrt-version",
-                "error",
+                severity,
                 AREA,
                 title,
                 f"Serialized engines load only in the {product} version that built them (unless built version-compatible).",
@@ -247,7 +250,7 @@ def _sidecar_checks(engine: Path, meta: dict, snapshot: dict, des: Deserialized,
             j.mismatch.append(
                 Finding(
                     "engine.rtx-unsupported-gpu",
-                    "error",
+                    severity,
                     AREA,
                     f"TensorRT-RTX cannot run engines on this machine's GPU ({', '.join(_sm(c) for c in sorted(ccs))})",
                     f"TensorRT-RTX runs plans only on compute capability {', '.join(kb['supported_cc'])} and ≥ {kb['supported_from_cc']}; deserialization refuses other GPUs.",
@@ -257,12 +260,12 @@ def _sidecar_checks(engine: Path, meta: dict, snapshot: dict, des: Deserialized,
             )
             return
     if not cc_built:
-        j.unknown.append("the sidecar does not say which GPU built the engine, so the compute capability cannot be checked")
+        j.unknown.append(f"{source} does not say which GPU built the engine, so the compute capability cannot be checked")
     elif cc_built not in ccs and meta.get("hardware_compatible") is not True:
         j.mismatch.append(
             Finding(
                 "engine.gpu",
-                "error",
+                severity,
                 AREA,
                 f"engine built for compute capability {cc_built} ({gpu_built or 'GPU not named'}); this machine has {', '.join(sorted(ccs))}",
                 "Engines are specific to the GPU architecture they were built on.",
@@ -279,6 +282,19 @@ def _runtimes_for(meta: dict | None) -> tuple[str, ...]:
     if backend == "tensorrt":
         return tuple(r for r in RUNTIMES if not r.startswith("tensorrt_rtx"))
     return RUNTIMES
+
+
+def _from_header(header: dict | None, verdict: dict, j: _Judgement) -> dict | None:
+    """With no sidecar, what the plan's own first bytes say it is: the ``meta`` to judge by."""
+    if header is None:
+        return None
+    if header["backend"] is None:
+        j.notes.append(f"the file does not begin with a TensorRT plan's magic tag (its first bytes: {header['magic']})")
+        return None
+    told = {"backend": header["backend"], "tensorrt": header["version"]}
+    verdict["header"] = {"magic": header["magic"], "backend": header["backend"], "version": header["version"], "offset": header["offset"]}
+    verdict["built_with"] = told | {"from": "plan header"}
+    return told
 
 
 def judge(engine: Path, snapshot: dict, *, live: bool = False, python: str | None = None, env: dict | None = None, timeout: float = 30.0, not_live: str = "") -> tuple[dict, list[Finding]]:
@@ -304,8 +320,10 @@ def judge(engine: Path, snapshot: dict, *, live: bool = False, python: str | Non
         j.findings.append(Finding("engine.bad-sidecar", "warning", AREA, str(exc), "The sidecar `trtdoctor smoke` writes is a JSON object; this one cannot be used, so only TensorRT itself can tell."))
         j.notes.append(str(exc))
 
+    header = plan_header.read(engine)
+    told = meta if meta is not None else _from_header(header, verdict, j)
     if live:
-        des = deserialize(engine, python=python, env=env, timeout=timeout, modules=_runtimes_for(meta))
+        des = deserialize(engine, python=python, env=env, timeout=timeout, modules=_runtimes_for(told))
     else:
         des = Deserialized("absent", reason=not_live or "the engine was not deserialized (not a live check)")
     if des.state in ("loaded", "refused"):
@@ -329,9 +347,13 @@ def judge(engine: Path, snapshot: dict, *, live: bool = False, python: str | Non
     if meta is not None:
         _sidecar_checks(engine, meta, snapshot, des, j)
         verdict["checked_by"] = verdict["checked_by"] or "sidecar"
+    elif told is not None:
+        facts = (header["row"], knowledge.load("tensorrt")["plan_version"])
+        _sidecar_checks(engine, told, snapshot, des, j, "its header", knowledge.fact_severity(*facts, fields=("offset",)))
     if des.state == "loaded":
-        # TensorRT's answer wins over the sidecar's; a sidecar that disagrees is worth a warning.
-        for f in j.mismatch:
+        # TensorRT's answer wins over the sidecar's; a sidecar that disagrees is worth a warning
+        # (a header's version bytes are TensorRT's own, and a version-compatible plan loads in a later one).
+        for f in j.mismatch if meta is not None else ():
             j.findings.append(
                 Finding(
                     "engine.sidecar-mismatch",
@@ -344,7 +366,8 @@ def judge(engine: Path, snapshot: dict, *, live: bool = False, python: str | Non
             )
     else:
         j.findings += j.mismatch
-        j.no += [f.title for f in j.mismatch]
+        j.no += [f.title for f in j.mismatch if f.severity == "error"]
+        j.unknown += [f"likely not: {f.title}" for f in j.mismatch if f.severity != "error"]
         if des.state == "absent" and not j.no_runtime_here:
             (j.unknown if meta is None else j.notes).append(des.reason)
 
