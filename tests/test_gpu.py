@@ -94,5 +94,8 @@ def test_real_lean_runtime_refuses_a_real_foreign_plan():
     assert d.state == "refused", d
     assert any("deserializeCudaEngine" in m for m in d.log), d.log
     print("lean runtime on the TensorRT-RTX plan:", d.log[-1][:300])
-    rep = live("--engine", str(FOREIGN))
-    assert rep["engine"]["verdict"] == "not-loadable", rep["engine"]
+    # the check reads the plan's header: a TensorRT-RTX plan, offered to RTX runtimes only (none
+    # here), on a GPU TensorRT-RTX refuses: never 'loadable', and it says why
+    e = live("--engine", str(FOREIGN))["engine"]
+    assert e["verdict"] != "loadable" and e["built_with"] == {"backend": "tensorrt-rtx", "tensorrt": "1.7.1", "from": "plan header"}, e
+    assert any("TensorRT-RTX cannot run engines on this machine's GPU (sm_90)" in r for r in e["reasons"]), e
