@@ -67,9 +67,7 @@ def call_child(python: str, request: dict, timeout: float, env: dict | None = No
             ans.stages[obj["stage"]] = obj
     last = list(ans.stages.values())[-1] if ans.stages else None
     done = f" (after {', '.join(ans.stages)})" if ans.stages else ""
-    if res.timed_out:
-        ans.error = f"the TensorFlow child {res.error}{done}"
-    elif not res.ok:
+    if res.timed_out or not res.ok:
         ans.error = f"the TensorFlow child {res.error}{done}"
     elif last is None:
         tail = (res.stdout.strip().splitlines() or ["nothing"])[-1][:120]
