@@ -315,3 +315,16 @@ def test_tensorflow_paths_take_one_precision_and_batch(saved, sweep):
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and "take one of each" in res.stderr, res.stderr
     one = run_cli("smoke", "--from", str(saved), "--force", "--backend", "tf-trt", "--format", "json")
     assert one.returncode == 1 and "take one of each" not in one.stdout + one.stderr
+
+
+def test_a_sweep_says_where_it_repeats_or_cuts_the_users_rows(saved, tmp_path):
+    import numpy as np
+
+    model = keras_nhwc(tmp_path / "k.onnx")
+    data = tmp_path / "in.npz"
+    np.savez(data, input_1=np.ones((10, 16, 16, 3), np.float32))
+    r = json.loads(smoke(saved, "--model", str(model), "--input-data", str(data), "--batch", "1,10,32", "--precision", "fp32", "--engine-cache", str(tmp_path / "e"), env=fake_env()).stdout)
+    said = [n for n in r["notes"] if n.startswith("--input-data")]
+    assert said == ["--input-data holds 10 rows: batch 1 runs the first 1", "--input-data holds 10 rows: batch 32 repeats them"]
+    one = json.loads(smoke(saved, "--model", str(model), "--input-data", str(data), "--batch", "10", "--precision", "fp32", "--engine-cache", str(tmp_path / "e"), env=fake_env()).stdout)
+    assert not [n for n in one.get("notes", []) if n.startswith("--input-data")]

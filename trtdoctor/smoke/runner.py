@@ -11,7 +11,7 @@ from . import trtexec
 from .backends import OrtBaseline, SmokeError, TensorRTBackend, ort_baseline
 from .calibrate import int8_build, int8_text
 from .cells import build_cell, engine_feeds, failed, guard, run_cell
-from .inputs import BadInput, describe, load_npz, parse_shapes, random_feeds, resolve, user_feeds
+from .inputs import BadInput, batch_of, describe, load_npz, parse_shapes, random_feeds, resolve, user_feeds
 from .sweep import add_speedups, check_covered, feeds_at, table_text
 
 SCHEMA = "trtdoctor.smoke/1"
@@ -286,6 +286,8 @@ def _run(out: dict, backend_name: str, opts: dict, prep: Prepared, hint: str = "
     """Every (precision, batch) cell: one engine per precision, each batch run on it."""
     batches, precisions = batches_of(opts), precisions_of(opts)
     feeds = {batches[0]: prep.feeds} if len(batches) == 1 else {b: feeds_at(prep, b) for b in batches}
+    if resized := resized_input_notes(prep, batches):
+        out["notes"] = resized
     refs = {b: reference_outputs(prep, opts, feeds[b]) for b in batches}
     baselines = {b: timed_baseline(prep, opts, out["stack"], feeds[b]) for b in batches}
     out["baseline"] = baselines[batches[0]]
@@ -312,10 +314,18 @@ def _run(out: dict, backend_name: str, opts: dict, prep: Prepared, hint: str = "
     if opts.get("trtexec", True):
         tx = trtexec.baseline(prep, opts | {"calib_cache": calibrated_cache(out)}, be.strongly_typed, cache, precisions, batches, graphs)
         if tx is None:
-            out["notes"] = [trtexec.NOTE_ABSENT]
+            out.setdefault("notes", []).append(trtexec.NOTE_ABSENT)
         else:
             out["trtexec"] = tx
     return conclude(out, rows)
+
+
+def resized_input_notes(prep: Prepared, batches: list[int]) -> list[str]:
+    """A sweep runs the user's --input-data rows at each batch: say where it repeats or cuts them."""
+    if len(batches) == 1 or prep.feeds_from.startswith("random"):
+        return []
+    given = batch_of(prep.feeds)
+    return [f"--input-data holds {given} rows: batch {b} " + ("repeats them" if b > given else f"runs the first {b}") for b in batches if b != given]
 
 
 def calibrated_cache(out: dict) -> str | None:
