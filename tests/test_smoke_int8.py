@@ -272,3 +272,13 @@ def test_best_calibrates_its_int8_too_and_a_strongly_typed_best_is_fp16(saved, t
     r11 = report(smoke(saved, tmp_path, "11.4.0.106", "--precision", "best"))
     p11 = json.loads((tmp_path / "engines" / "reference-tensorrt-best.plan").read_bytes())
     assert "int8" not in r11 and p11["input_dtype"] == "float16" and p11["builder_flags"] == []
+
+
+def test_a_sweep_says_how_each_precisions_int8_was_made(saved, tmp_path):
+    r = report(smoke(saved, tmp_path, IMPLICIT, "--precision", "int8,best", "--calib-data", str(calib_npz(tmp_path / "c.npz"))))
+    by = {b["precision"]: b for b in r["builds"]}
+    assert by["int8"]["int8"]["mode"] == by["best"]["int8"]["mode"] == "implicit" and by["best"]["int8"]["batches"] == 4
+    assert r["int8"] == by["int8"]["int8"]  # the top-level key: the first INT8-carrying precision's
+    assert not schema_errors(r)
+    one = report(smoke(saved, tmp_path, IMPLICIT))
+    assert "int8" in one and "int8" not in one["build"]  # a single cell says it once

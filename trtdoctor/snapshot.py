@@ -1108,12 +1108,14 @@ class SmokeBuild(_SmokeBuildBase, total=False):
     in ``builds``, one per precision of a sweep. ``warnings``: what TensorRT warned of while
     building (also when the build succeeded); ``log``: its whole log, with ``--verbose``, one
     line per message led by its severity's letter ([E], [W], [I], [V]); ``workspace_mib``:
-    the workspace limit asked with ``--workspace``."""
+    the workspace limit asked with ``--workspace``; ``int8``: how this precision's INT8 was
+    made, for each INT8-carrying precision of a sweep (the top-level ``int8`` is the first's)."""
 
     precision: SmokePrecision
     warnings: List[BuildWarning]
     log: List[str]
     workspace_mib: int
+    int8: SmokeInt8
 
 
 class Tolerance(TypedDict):

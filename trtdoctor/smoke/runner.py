@@ -353,9 +353,18 @@ class Cells:
         return [self.batch(precision, b, engine, why) for b in self.feeds]
 
     def _build(self, precision: str, cache: Path, meta: dict) -> dict:
-        """INT8's calibrator or Q/DQ model (calibrate.py) around the build of the engine."""
-        with int8_build(self.be, self.prep, self.ref, self.opts | {"precision": precision}, self.out) as (model, calibrator):
-            built = build_cell(self.be, model, precision, self.prep.profile, cache, meta, calibrator, workspace_mib=self.opts.get("workspace"))
+        """INT8's calibrator or Q/DQ model (calibrate.py) around the build of the engine. How
+        INT8 was made goes in this precision's build, and the first one also in ``out["int8"]``
+        (also when it stopped the build: the figures say why)."""
+        said: dict = {}
+        try:
+            with int8_build(self.be, self.prep, self.ref, self.opts | {"precision": precision}, said) as (model, calibrator):
+                built = build_cell(self.be, model, precision, self.prep.profile, cache, meta, calibrator, workspace_mib=self.opts.get("workspace"))
+        finally:
+            if "int8" in said:
+                self.out.setdefault("int8", said["int8"])
+        if "int8" in said:
+            built["build"]["int8"] = said["int8"]
         self.model = model
         return built
 
@@ -375,7 +384,7 @@ def conclude(out: dict, rows: list[dict]) -> dict:
     if len(rows) == 1:
         r = rows[0]
         if out.get("builds"):
-            out["build"] = {k: v for k, v in out["builds"][0].items() if k != "precision"}
+            out["build"] = {k: v for k, v in out["builds"][0].items() if k not in ("precision", "int8")}  # int8: the top-level key
         if r.get("accuracy"):
             out["validation"] = r["accuracy"]
             out["benchmark"] = {k: r[k] for k in ("gpu_ms", "e2e_ms", "throughput_items_per_s", "speedup_vs_baseline", "warnings", "cuda_binding", "cuda_graph") if k in r}
