@@ -149,9 +149,14 @@ def build_parser() -> Parser:
 
     s = sub.add_parser(
         "smoke",
-        help="build, validate and benchmark a reference model: proof that the stack works",
-        description="Build, validate and benchmark a reference model: proof that the stack works.",
-        epilog="examples:\n  trtdoctor smoke --precision fp16\n  trtdoctor smoke --backend tensorrt-rtx --format json",
+        help="build, validate and benchmark a model (the reference one or yours): proof that the stack works",
+        description="Build, validate and benchmark a model (the reference one, your ONNX file or SavedModel): proof that the stack works.",
+        epilog=(
+            "examples:\n  trtdoctor smoke --precision fp16\n"
+            "  trtdoctor smoke --model model.onnx --min-shapes input_1:1x384x384x3 --opt-shapes input_1:10x384x384x3 --max-shapes input_1:32x384x384x3 --batch 1,10,32 --precision fp32,fp16,int8 --calib-data calib/\n"
+            "  trtdoctor smoke --model model.onnx --precision int8 --export out/    # no GPU or TensorRT needed\n"
+            "  trtdoctor smoke --backend tf-trt --model saved_model/ --precision fp16"
+        ),
         formatter_class=fmt,
     )
     s.add_argument("--precision", type=parse_precisions, default="fp16", metavar="fp32|fp16|int8|best[,...]", help="a comma list sweeps: one engine per precision (default fp16)")
