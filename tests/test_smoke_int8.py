@@ -282,3 +282,11 @@ def test_a_sweep_says_how_each_precisions_int8_was_made(saved, tmp_path):
     assert not schema_errors(r)
     one = report(smoke(saved, tmp_path, IMPLICIT))
     assert "int8" in one and "int8" not in one["build"]  # a single cell says it once
+
+
+def test_a_best_sweep_checks_its_qdq_model_against_fp32_too(saved, tmp_path):
+    """best goes through the same INT8 path: in a sweep of batches its Q/DQ model needs the FP32
+    outputs as well (it was an internal error)."""
+    r = report(smoke(saved, tmp_path, "10.13.3.9", "--precision", "best", "--batch", "1,8"))
+    q = r["builds"][0]["int8"]
+    assert q["mode"] == "explicit" and q["accuracy"]["passed"] and not schema_errors(r)

@@ -301,7 +301,7 @@ def _run(out: dict, backend_name: str, opts: dict, prep: Prepared, hint: str = "
     cache = Path(opts["engine_cache"] or os.path.join(os.path.expanduser("~"), ".cache", "trtdoctor", "engines"))
     cache.mkdir(parents=True, exist_ok=True)
     meta = {"model": opts["model"], "backend": be.name, "tensorrt": be.trt.__version__, "gpu": out["stack"]["gpu"], "compute_capability": out["stack"]["compute_capability"]}
-    ref = refs[batches[0]] if len(batches) == 1 else reference_outputs(prep, opts) if "int8" in precisions else None
+    ref = refs[batches[0]] if len(batches) == 1 else reference_outputs(prep, opts) if {"int8", "best"} & set(precisions) else None
     rows, builds, graphs = [], [], {}
     for precision in precisions:
         cell = Cells(be, prep, opts, feeds, refs, baselines, out, ref)
