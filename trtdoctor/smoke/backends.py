@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import time
 from pathlib import Path
 
@@ -15,6 +16,11 @@ from .model import to_float16
 
 class SmokeError(Exception):
     """The smoke cannot go on; the message says why in the user's terms."""
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """A library's error as one line of a reason: its first line, or its type when it says nothing."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:limit]
 
 
 class OrtBaseline:
@@ -87,7 +93,7 @@ def _first_session(model, providers: list[str]):
         except Exception as exc:  # onnxruntime raises its own types for a provider that cannot start  # noqa: BLE001
             if p == "CPUExecutionProvider":
                 raise
-            skipped.append(f"{p} could not start: {(str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]}")
+            skipped.append(f"{p} could not start: {first_line(exc, 160)}")
             continue
         if base.provider != p:  # onnxruntime may drop a provider with only a log line
             skipped.append(f"{p} was asked for but onnxruntime runs on {base.provider}")
@@ -232,6 +238,14 @@ def set_workspace(trt, config, nbytes: int) -> None:
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, nbytes)
     else:
         config.max_workspace_size = nbytes
+
+
+def engine_cache(opts: dict) -> Path:
+    """--engine-cache, or ~/.cache/trtdoctor/engines: where engines, sidecars, the timing cache
+    and TensorFlow's converted models go; made when missing."""
+    cache = Path(opts.get("engine_cache") or os.path.join(os.path.expanduser("~"), ".cache", "trtdoctor", "engines"))
+    cache.mkdir(parents=True, exist_ok=True)
+    return cache
 
 
 def save_engine(plan: bytes, meta: dict, cache_dir: Path) -> Path:

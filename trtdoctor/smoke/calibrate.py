@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from .. import knowledge
-from .backends import SmokeError
+from .backends import SmokeError, first_line
 from .export import calibration_feeds, onnx_accuracy, qdq_int8
 from .inputs import BadInput
 
@@ -116,8 +116,7 @@ def _make(calibrator_class, be, batches, fh, algorithm: str):
     try:
         return calibrator_class(batches, cache=fh, BaseClass=getattr(be.trt, BASES[algorithm]))
     except Exception as exc:  # Polygraphy refuses a TensorRT it does not support, in its own types  # noqa: BLE001
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise SmokeError(f"Polygraphy could not make an INT8 calibrator for {be.name} {be.trt.__version__}: {first[:200]}; use --quantization explicit") from None
+        raise SmokeError(f"Polygraphy could not make an INT8 calibrator for {be.name} {be.trt.__version__}: {first_line(exc)}; use --quantization explicit") from None
 
 
 def _polygraphy():

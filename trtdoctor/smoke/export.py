@@ -15,7 +15,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .backends import OrtBaseline, SmokeError
+from .backends import OrtBaseline, SmokeError, first_line
 from .inputs import BadInput, load_npz, random_feeds, user_feeds
 from .validate import compare_all
 
@@ -173,7 +173,7 @@ def qdq_int8(prep, calib: str | None, man: dict):
                     extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False},
                 )
         except Exception as exc:  # the quantizer's own errors: say them in one line  # noqa: BLE001
-            raise SmokeError(f"onnxruntime could not quantize the model to Q/DQ INT8: {(str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]}") from None
+            raise SmokeError(f"onnxruntime could not quantize the model to Q/DQ INT8: {first_line(exc)}") from None
         man["calibration"]["method"] = "minmax"
         return onnx.load(str(dst))
 
@@ -195,7 +195,7 @@ def onnx_accuracy(model, prep, ref: list, prec: str) -> dict:
     try:
         got = OrtBaseline(model).run(prep.feeds)
     except Exception as exc:  # onnxruntime's own errors: the converted model does not run  # noqa: BLE001
-        raise SmokeError(f"the {prec} model does not run on onnxruntime: {(str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]}") from None
+        raise SmokeError(f"the {prec} model does not run on onnxruntime: {first_line(exc)}") from None
     return compare_all(got, ref, prec)
 
 

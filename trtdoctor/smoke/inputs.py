@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .backends import SmokeError
+from .backends import SmokeError, first_line
 
 
 class BadInput(SmokeError):
@@ -180,7 +180,7 @@ def load_npz(path: str, what: str = "--input-data"):
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise BadInput(f"{what} {path}: not a readable .npz file ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+        raise BadInput(f"{what} {path}: not a readable .npz file ({first_line(exc)})") from None
 
 
 def user_feeds(specs: list[TensorSpec], profile: Profile, arrays: dict, what: str = "--input-data", check_profile: bool = True) -> dict:

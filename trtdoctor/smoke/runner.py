@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from .. import __version__
 from ..findings import Finding
 from . import trtexec
-from .backends import OrtBaseline, SmokeError, TensorRTBackend, ort_baseline
+from .backends import OrtBaseline, SmokeError, TensorRTBackend, engine_cache, first_line, ort_baseline
 from .calibrate import int8_build, int8_text
 from .cells import build_cell, engine_feeds, failed, guard, run_cell
 from .inputs import BadInput, batch_of, describe, load_npz, parse_shapes, random_feeds, resolve, user_feeds
@@ -80,8 +79,10 @@ def smoke(report: dict, findings: list[Finding], opts: dict) -> dict:
     """The smoke report; a BadInput (the user's model, shapes or data) propagates."""
     from . import tftrt
 
-    if tftrt.handles(choose_backend(opts["backend"], report["snapshot"], opts["model"]), opts["model"]):
-        return tf_smoke(report, findings, opts)
+    snap = report["snapshot"]
+    backend_name = choose_backend(opts["backend"], snap, opts["model"])
+    if tftrt.handles(backend_name, opts["model"]):
+        return tf_smoke(report, findings, opts, backend_name)
     try:
         prepared, missing = prepare(opts), None
     except BadInput:
@@ -90,8 +91,6 @@ def smoke(report: dict, findings: list[Finding], opts: dict) -> dict:
         prepared, missing = None, str(exc)
     if opts.get("export") and prepared is not None:
         return export_report(prepared, opts, report)
-    snap = report["snapshot"]
-    backend_name = choose_backend(opts["backend"], snap)
     out = header(snap, opts, backend_name)
     refused = preflight(out, findings, snap, opts)
     if refused is None:
@@ -137,7 +136,7 @@ def preflight(out: dict, findings: list[Finding], snap: dict, opts: dict) -> dic
     return refused
 
 
-def tf_smoke(report: dict, findings: list[Finding], opts: dict) -> dict:
+def tf_smoke(report: dict, findings: list[Finding], opts: dict, backend_name: str) -> dict:
     """TF-TRT, or a SavedModel on any backend: TensorFlow runs in a child (smoke/tftrt.py)."""
     from . import tftrt
 
@@ -146,7 +145,7 @@ def tf_smoke(report: dict, findings: list[Finding], opts: dict) -> dict:
     if len(precisions_of(opts)) > 1 or len(batches_of(opts)) > 1:
         raise BadInput("--precision and --batch lists sweep ONNX models on TensorRT; TensorFlow models and tf-trt take one of each")
     snap = report["snapshot"]
-    out = header(snap, opts, choose_backend(opts["backend"], snap, opts["model"]))
+    out = header(snap, opts, backend_name)
     if preflight(out, findings, snap, opts) is None:
         return out
     try:
@@ -171,11 +170,11 @@ def reference_outputs(prep, opts: dict, feeds: dict | None = None) -> list:
     except ImportError:
         raise SmokeError("onnxruntime is not installed (the baseline): pip install 'trtdoctor[smoke]'") from None
     except Exception as exc:  # onnxruntime's own errors: the model does not load or run  # noqa: BLE001
-        raise BadInput(f"onnxruntime cannot load --model {opts['model']}: {str(exc).strip().splitlines()[0][:200]}") from None
+        raise BadInput(f"onnxruntime cannot load --model {opts['model']}: {first_line(exc)}") from None
     try:
         return baseline.run(prep.feeds if feeds is None else feeds)
     except Exception as exc:  # noqa: BLE001
-        raise BadInput(f"onnxruntime cannot run --model {opts['model']} on these shapes: {str(exc).strip().splitlines()[0][:200]}") from None
+        raise BadInput(f"onnxruntime cannot run --model {opts['model']} on these shapes: {first_line(exc)}") from None
 
 
 def timed_baseline(prep, opts: dict, stack: dict, feeds: dict | None = None) -> dict:
@@ -269,8 +268,7 @@ def _load_model(opts):
         model = onnx.load(str(p))
         onnx.checker.check_model(model)
     except Exception as exc:  # onnx raises several types for a broken file  # noqa: BLE001
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise BadInput(f"--model {p} is not a valid ONNX model: {first[:200]}") from None
+        raise BadInput(f"--model {p} is not a valid ONNX model: {first_line(exc)}") from None
     return model
 
 
@@ -298,8 +296,7 @@ def _run(out: dict, backend_name: str, opts: dict, prep: Prepared, hint: str = "
     if not ok:
         raise SmokeError(f"{backend_name} is not usable: {why}; {hint}")
     out["backend"] = be.describe()
-    cache = Path(opts["engine_cache"] or os.path.join(os.path.expanduser("~"), ".cache", "trtdoctor", "engines"))
-    cache.mkdir(parents=True, exist_ok=True)
+    cache = engine_cache(opts)
     meta = {"model": opts["model"], "backend": be.name, "tensorrt": be.trt.__version__, "gpu": out["stack"]["gpu"], "compute_capability": out["stack"]["compute_capability"]}
     ref = refs[batches[0]] if len(batches) == 1 else reference_outputs(prep, opts) if {"int8", "best"} & set(precisions) else None
     rows, builds, graphs = [], [], {}

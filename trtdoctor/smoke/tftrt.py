@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .. import knowledge, subproc
 from ..findings import Finding
-from .backends import SmokeError
+from .backends import SmokeError, engine_cache
 from .inputs import ONNX_DTYPES, BadInput, TensorSpec, batch_of, load_npz, parse_shapes, random_feeds, resolve, user_feeds
 from .stats import summarize, warnings_for
 from .validate import compare_all
@@ -134,8 +134,7 @@ def smoke(out: dict, findings: list[Finding], opts: dict, snap: dict) -> dict:
     if why:
         out["reason"] = f"refused: {why}"
         return out
-    cache = Path(opts.get("engine_cache") or os.path.join(os.path.expanduser("~"), ".cache", "trtdoctor", "engines"))
-    cache.mkdir(parents=True, exist_ok=True)
+    cache = engine_cache(opts)
     tfo = out["tensorflow"] = {"version": inst.get("version"), "python": inst["python"], "site_packages": inst.get("site_packages")}
     desc = _ask(inst, {"action": "describe", "model": "reference" if opts["model"] == "reference" else str(Path(opts["model"]).resolve()), "cache": str(cache / "tf-models")}, DESCRIBE_S, tfo)
     tfo.update({k: desc[k] for k in ("version", "model_dir", "signature", "built_reference", "gpus", "tftrt_enabled") if k in desc} | {"version": desc["tensorflow"]})
