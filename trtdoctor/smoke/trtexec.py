@@ -8,10 +8,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import subprocess
 import time
 from pathlib import Path
+
+from .. import subproc
 
 DEFAULT_TIMEOUT_S = 600.0
 NOTE_ABSENT = "trtexec is not on PATH: no trtexec baseline (NGC containers and TensorRT tar installs have it)"
@@ -22,16 +22,13 @@ def find() -> str | None:
 
 
 def run(cmd: list[str], timeout: float) -> tuple[int | None, str]:
-    """Its exit status (None when it ran past ``timeout`` and was killed) and its output.
-    Its own session, so a hang is ended with everything it started, and nothing else."""
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    try:
-        out, _ = p.communicate(timeout=timeout)
-        return p.returncode, out.decode("utf-8", "replace")
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        out, _ = p.communicate()
-        return None, out.decode("utf-8", "replace")
+    """Its exit status (None when it ran past ``timeout`` and was killed) and its output, through
+    subproc.run: its own session, ended with all it started, and its output kept to a bounded
+    head and tail (the version comes first, the performance summary last)."""
+    res = subproc.run(cmd, timeout=timeout)
+    if res.error.startswith("could not start"):
+        raise OSError(res.error)
+    return (None if res.timed_out else res.returncode), res.stdout + res.stderr
 
 
 def help_flags(exe: str, timeout: float = 30.0) -> set[str]:
