@@ -99,12 +99,14 @@ def check_writable(path: Path, old: Original | None, make_parents: bool = False,
 def atomic_write(path: Path, data: bytes, like: Original | None) -> None:
     """Replace ``path`` with ``data`` in one rename, keeping the mode and owner of ``like``."""
     try:
-        _atomic_write(path, data, like)
+        replace_atomically(path, data, like)
     except OSError as exc:
         raise FixError(f"cannot write {path}: {exc.strerror or exc}; nothing was changed there") from None
 
 
-def _atomic_write(path: Path, data: bytes, like: Original | None) -> None:
+def replace_atomically(path: Path, data: bytes, like: Original | None = None) -> None:
+    """A temporary file beside ``path``, synced, given ``like``'s mode and owner (a new file's
+    mode without it), renamed over ``path``; removed again if anything fails. OSError as is."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:

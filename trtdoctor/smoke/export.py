@@ -11,10 +11,10 @@ import hashlib
 import io
 import json
 import logging
-import os
 import tempfile
 from pathlib import Path
 
+from ..fix.files import replace_atomically
 from .backends import OrtBaseline, SmokeError, first_line
 from .inputs import BadInput, load_npz, random_feeds, user_feeds
 from .validate import compare_all
@@ -76,16 +76,7 @@ def _write(path: Path, data: bytes, ours: set[str]) -> None:
     never through a link or onto a special file."""
     if path.name not in ours or path.is_symlink() or (path.exists() and not path.is_file()):
         raise BadInput(f"--export: will not write {path}: it is not a regular file trtdoctor wrote")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-        raise
+    replace_atomically(path, data)
 
 
 def _make(prec: str, prep, calib: str | None, man: dict):

@@ -5,13 +5,13 @@ read back. Its failures and hangs are its own row's reason, never the smoke's.""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import time
 from pathlib import Path
 
 from .. import subproc
+from ..fix.files import replace_atomically
 
 DEFAULT_TIMEOUT_S = 600.0
 NOTE_ABSENT = "trtexec is not on PATH: no trtexec baseline (NGC containers and TensorRT tar installs have it)"
@@ -189,7 +189,5 @@ def _write(path: Path, data: bytes) -> str:
     """Atomically, into the engine cache trtdoctor made; never through a link."""
     if path.is_symlink() or (path.exists() and not path.is_file()):
         raise OSError(f"{path} is not a regular file trtdoctor wrote")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    replace_atomically(path, data)
     return str(path)
