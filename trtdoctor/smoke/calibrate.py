@@ -17,12 +17,14 @@ import tempfile
 from pathlib import Path
 
 from .. import knowledge
+from ..userfile import Refused, read_capped
 from .backends import SmokeError, first_line
 from .export import calibration_feeds, onnx_accuracy, qdq_int8
 from .inputs import BadInput
 
 BASES = {"entropy": "IInt8EntropyCalibrator2", "minmax": "IInt8MinMaxCalibrator"}
 # The first line of every calibration cache TensorRT writes: TRT-<version>-<algorithm>.
+CACHE_MAX_BYTES = 16 << 20  # a real cache is a line per tensor: kilobytes
 CACHE_HEADER = re.compile(rb"TRT-[0-9]+-[A-Za-z0-9]*Calibration[A-Za-z0-9]*\r?\n")
 
 
@@ -184,7 +186,9 @@ class CalibCache:
         self.path, self.old = p, b""
         if p.exists():
             try:
-                self.old = p.read_bytes()
+                self.old = read_capped(p, CACHE_MAX_BYTES)
+            except Refused as exc:
+                raise BadInput(f"--calib-cache {p}: it {exc}; trtdoctor reads and writes only calibration caches") from None
             except OSError as exc:
                 raise BadInput(f"--calib-cache {p}: {exc.strerror or exc}") from None
             if not CACHE_HEADER.match(self.old):
